@@ -1,0 +1,283 @@
+/**
+ * Configuration: the only reader of process.env and `.env`.
+ *
+ * ENV_SCHEMA is the single list of variables (name, type, default, one line of meaning);
+ * `.env.example` mirrors it and a test keeps the two in step. loadConfig() validates once and
+ * returns a frozen Config cut into the slices each part of the server needs.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
+import dotenv from 'dotenv';
+import { BUNDLED_MODEL_PATH } from './paths.js';
+
+const Str = (def: string, description: string) => Type.String({ default: def, description });
+const OptStr = (description: string) => Type.String({ default: '', description });
+const Int = (def: number, min: number, max: number, description: string) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description });
+const Num = (def: number, min: number, max: number, description: string) =>
+  Type.Number({ default: def, minimum: min, maximum: max, description });
+const Enum = <T extends string>(values: readonly T[], def: T, description: string) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], default: def, description });
+const Bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const INFERENCE_DEVICES = ['auto', 'cpu', 'cuda'] as const;
+export const FSYNC_POLICIES = ['batch', 'interval', 'never'] as const;
+
+/** Every variable the server reads. Order here is the order of `.env.example`. */
+export const ENV_SCHEMA = Type.Object({
+  // model and inference
+  MODEL_CHECKPOINT_PATH: OptStr('ONNX model file (metadata JSON beside it); empty = the bundled models/behavior_lstm.onnx'),
+  BACKEND_MODEL_CHECKPOINT_PATH: OptStr('alias of MODEL_CHECKPOINT_PATH (the seed\'s name); MODEL_CHECKPOINT_PATH wins'),
+  BACKEND_INFERENCE_DEVICE: Enum(INFERENCE_DEVICES, 'auto', 'auto = CUDA provider when it loads, else CPU; cpu; cuda (fail if CUDA cannot load)'),
+  BACKEND_INFERENCE_WORKERS: Int(0, 0, 256, 'inference worker threads; 0 = one per core'),
+  BACKEND_INFERENCE_THREADS: Int(1, 1, 64, 'onnxruntime intra-op threads per worker'),
+  BACKEND_BATCH_MAX_SIZE: Int(32, 1, 1024, 'most windows joined into one session.run'),
+  BACKEND_BATCH_MAX_WAIT_MS: Num(1, 0, 1000, 'longest a window waits for others to join its batch while all workers are busy'),
+  BACKEND_QUEUE_MAX: Int(2048, 1, 1_000_000, 'windows waiting for a worker before /behavior/analyze answers 503'),
+  // HTTP
+  BACKEND_HOST: Str('0.0.0.0', 'listen address'),
+  BACKEND_PORT: Int(8000, 0, 65535, 'listen port (0 = any free port)'),
+  BACKEND_MAX_BODY_BYTES: Int(1_048_576, 1024, 1_073_741_824, 'largest request body; larger gets 413'),
+  BACKEND_CORS_ORIGINS: Str('*', 'allowed CORS origins, comma-separated, or *'),
+  BACKEND_SHUTDOWN_TIMEOUT_MS: Int(10_000, 0, 600_000, 'on SIGTERM/SIGINT, longest wait for in-flight work before exit'),
+  BACKEND_LOG_LEVEL: Enum(LOG_LEVELS, 'info', 'pino log level'),
+  BACKEND_ADMIN_TOKEN: OptStr('when set, the Kakao debug endpoints need Authorization: Bearer <this>'),
+  // event log
+  BACKEND_EVENT_LOG_JSONL: Str('events_log.jsonl', 'event log path; empty = keep no file'),
+  BACKEND_EVENT_KEEP_RECENT: Int(200, 0, 1_000_000, 'recent events kept in memory (and refilled from the log at start)'),
+  BACKEND_EVENT_FSYNC: Enum(FSYNC_POLICIES, 'batch', 'batch = fsync every group commit; interval = every BACKEND_EVENT_FSYNC_INTERVAL_MS; never = leave it to the OS'),
+  BACKEND_EVENT_FSYNC_INTERVAL_MS: Int(1000, 1, 3_600_000, 'fsync period for BACKEND_EVENT_FSYNC=interval'),
+  BACKEND_EVENT_BACKLOG_MAX: Int(10_000, 1, 10_000_000, 'events waiting to be written before /event/payload answers 503'),
+  // Kakao
+  KAKAO_ACCESS_TOKEN: OptStr('Kakao access token; unset = no memos (logged once)'),
+  KAKAO_REST_API_KEY: OptStr('Kakao app REST API key; with KAKAO_REFRESH_TOKEN enables token refresh'),
+  KAKAO_REFRESH_TOKEN: OptStr('Kakao refresh token (the token file, once written, takes over)'),
+  KAKAO_CLIENT_SECRET: OptStr('Kakao client secret, only if the app has one switched on'),
+  KAKAO_TOKEN_FILE: Str('kakao-token.json', 'where refreshed tokens are saved and read back at start'),
+  KAKAO_API_BASE_URL: Str('https://kapi.kakao.com', 'Kakao API base URL (tests and proxies)'),
+  KAKAO_AUTH_BASE_URL: Str('https://kauth.kakao.com', 'Kakao OAuth base URL (tests and proxies)'),
+  KAKAO_TIMEOUT_MS: Int(5000, 100, 120_000, 'timeout of one Kakao call'),
+  KAKAO_ALERT_COOLDOWN_SEC: Num(0, 0, 86_400, 'least time between two memos for the same (session, event); 0 = one memo per END'),
+  ALERT_LINK_URL: OptStr('memo button link; unset = no link'),
+  ALERT_BUTTON_TITLE: Str('확인하러 가기', 'memo button title'),
+  // WebSocket streams
+  BACKEND_STREAM_WINDOW: Int(0, 0, 10_000, 'frames per analysis window for streams whose model has no fixed window; 0 = 16'),
+  BACKEND_STREAM_STRIDE: Int(4, 1, 10_000, 'default frames between two analyses of a stream'),
+  BACKEND_STREAM_MAX_PER_SOCKET: Int(16, 1, 10_000, 'most streams one WebSocket may open'),
+  BACKEND_STREAM_MAX_TOTAL: Int(1024, 1, 1_000_000, 'most streams open on the server'),
+  BACKEND_WS_MAX_MESSAGE_BYTES: Int(65_536, 1024, 16_777_216, 'largest WebSocket message; larger closes the socket'),
+  BACKEND_WS_IDLE_TIMEOUT_SEC: Int(60, 0, 3600, 'close a WebSocket silent this long (0 = never)'),
+  BACKEND_WS_MAX_BACKPRESSURE_BYTES: Int(1_048_576, 1024, 1_073_741_824, 'unsent bytes on a socket over which analyses are dropped'),
+  BACKEND_STREAM_START_AFTER: Int(3, 1, 1000, 'consecutive analyses at/over threshold before a server-side START'),
+  BACKEND_STREAM_END_AFTER: Int(3, 1, 1000, 'consecutive analyses under threshold before a server-side END'),
+  BACKEND_STREAM_PROBS_EVERY: Int(0, 0, 1_000_000, 'write a PROBS event every N analyses of a stream with events on; 0 = never'),
+});
+
+export type Env = Static<typeof ENV_SCHEMA>;
+
+/** A configuration problem, reported at start as one line naming the variable. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, reason: string) {
+    super(`${variable}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ModelConfig {
+  /** Absolute path of the ONNX file; its metadata JSON sits beside it. */
+  path: string;
+}
+
+export interface InferenceConfig {
+  device: (typeof INFERENCE_DEVICES)[number];
+  workers: number;
+  intraOpThreads: number;
+  maxBatch: number;
+  maxWaitMs: number;
+  queueMax: number;
+}
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  /** ['*'] or an explicit list. */
+  corsOrigins: readonly string[];
+  shutdownTimeoutMs: number;
+  adminToken: string | null;
+}
+
+export interface EventsConfig {
+  /** Absolute path, or null to keep no file. */
+  logPath: string | null;
+  keepRecent: number;
+  fsync: (typeof FSYNC_POLICIES)[number];
+  fsyncIntervalMs: number;
+  backlogMax: number;
+}
+
+export interface KakaoConfig {
+  accessToken: string | null;
+  restApiKey: string | null;
+  refreshToken: string | null;
+  clientSecret: string | null;
+  tokenFile: string;
+  apiBaseUrl: string;
+  authBaseUrl: string;
+  timeoutMs: number;
+  cooldownSec: number;
+  linkUrl: string | null;
+  buttonTitle: string;
+}
+
+export interface StreamConfig {
+  defaultWindow: number;
+  defaultStride: number;
+  maxPerSocket: number;
+  maxTotal: number;
+  maxMessageBytes: number;
+  idleTimeoutSec: number;
+  maxBackpressureBytes: number;
+  startAfter: number;
+  endAfter: number;
+  probsEvery: number;
+}
+
+export interface Config {
+  model: ModelConfig;
+  inference: InferenceConfig;
+  http: HttpConfig;
+  events: EventsConfig;
+  kakao: KakaoConfig;
+  stream: StreamConfig;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: false });
+const validateEnv = ajv.compile<Env>(ENV_SCHEMA);
+
+/**
+ * Reads `.env` in `cwd` (if any) under `env` (the environment wins), validates every variable
+ * and returns the frozen configuration. Throws ConfigError naming the first bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Readonly<Config> {
+  const fromFile = readDotEnv(cwd);
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ENV_SCHEMA.properties)) {
+    const value = env[key] ?? fromFile[key];
+    // An empty optional string means "unset"; for typed variables it would be a mistake to hide.
+    if (value !== undefined) raw[key] = isStringSchema(key) ? value : value.trim();
+  }
+  if (!validateEnv(raw)) {
+    const err = validateEnv.errors![0]!;
+    const variable = err.instancePath.slice(1) || String(err.params?.missingProperty ?? 'environment');
+    const got = variable in raw ? ` (got ${JSON.stringify(env[variable] ?? fromFile[variable])})` : '';
+    throw new ConfigError(variable, `${describeAjvError(err)}${got}`);
+  }
+  return deepFreeze(buildConfig(raw as Env, cwd));
+}
+
+function buildConfig(e: Env, cwd: string): Config {
+  const modelVar = e.MODEL_CHECKPOINT_PATH ? 'MODEL_CHECKPOINT_PATH' : 'BACKEND_MODEL_CHECKPOINT_PATH';
+  const modelSetting = e.MODEL_CHECKPOINT_PATH || e.BACKEND_MODEL_CHECKPOINT_PATH;
+  const modelPath = modelSetting ? resolve(cwd, modelSetting) : BUNDLED_MODEL_PATH;
+  if (!existsSync(modelPath)) throw new ConfigError(modelSetting ? modelVar : 'MODEL_CHECKPOINT_PATH', `model file not found: ${modelPath}`);
+
+  for (const key of ['KAKAO_API_BASE_URL', 'KAKAO_AUTH_BASE_URL', 'ALERT_LINK_URL'] as const) {
+    if (e[key] && !isHttpUrl(e[key])) throw new ConfigError(key, `not an http(s) URL (got ${JSON.stringify(e[key])})`);
+  }
+  const cores = availableParallelism();
+  return {
+    model: { path: modelPath },
+    inference: {
+      device: e.BACKEND_INFERENCE_DEVICE,
+      workers: e.BACKEND_INFERENCE_WORKERS || Math.max(1, Math.floor(cores / e.BACKEND_INFERENCE_THREADS)),
+      intraOpThreads: e.BACKEND_INFERENCE_THREADS,
+      maxBatch: e.BACKEND_BATCH_MAX_SIZE,
+      maxWaitMs: e.BACKEND_BATCH_MAX_WAIT_MS,
+      queueMax: e.BACKEND_QUEUE_MAX,
+    },
+    http: {
+      host: e.BACKEND_HOST,
+      port: e.BACKEND_PORT,
+      maxBodyBytes: e.BACKEND_MAX_BODY_BYTES,
+      corsOrigins: e.BACKEND_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+      shutdownTimeoutMs: e.BACKEND_SHUTDOWN_TIMEOUT_MS,
+      adminToken: e.BACKEND_ADMIN_TOKEN || null,
+    },
+    events: {
+      logPath: e.BACKEND_EVENT_LOG_JSONL ? resolve(cwd, e.BACKEND_EVENT_LOG_JSONL) : null,
+      keepRecent: e.BACKEND_EVENT_KEEP_RECENT,
+      fsync: e.BACKEND_EVENT_FSYNC,
+      fsyncIntervalMs: e.BACKEND_EVENT_FSYNC_INTERVAL_MS,
+      backlogMax: e.BACKEND_EVENT_BACKLOG_MAX,
+    },
+    kakao: {
+      accessToken: e.KAKAO_ACCESS_TOKEN || null,
+      restApiKey: e.KAKAO_REST_API_KEY || null,
+      refreshToken: e.KAKAO_REFRESH_TOKEN || null,
+      clientSecret: e.KAKAO_CLIENT_SECRET || null,
+      tokenFile: resolve(cwd, e.KAKAO_TOKEN_FILE),
+      apiBaseUrl: e.KAKAO_API_BASE_URL.replace(/\/+$/, ''),
+      authBaseUrl: e.KAKAO_AUTH_BASE_URL.replace(/\/+$/, ''),
+      timeoutMs: e.KAKAO_TIMEOUT_MS,
+      cooldownSec: e.KAKAO_ALERT_COOLDOWN_SEC,
+      linkUrl: e.ALERT_LINK_URL || null,
+      buttonTitle: e.ALERT_BUTTON_TITLE,
+    },
+    stream: {
+      defaultWindow: e.BACKEND_STREAM_WINDOW || 16,
+      defaultStride: e.BACKEND_STREAM_STRIDE,
+      maxPerSocket: e.BACKEND_STREAM_MAX_PER_SOCKET,
+      maxTotal: e.BACKEND_STREAM_MAX_TOTAL,
+      maxMessageBytes: e.BACKEND_WS_MAX_MESSAGE_BYTES,
+      idleTimeoutSec: e.BACKEND_WS_IDLE_TIMEOUT_SEC,
+      maxBackpressureBytes: e.BACKEND_WS_MAX_BACKPRESSURE_BYTES,
+      startAfter: e.BACKEND_STREAM_START_AFTER,
+      endAfter: e.BACKEND_STREAM_END_AFTER,
+      probsEvery: e.BACKEND_STREAM_PROBS_EVERY,
+    },
+    logLevel: e.BACKEND_LOG_LEVEL,
+  };
+}
+
+function readDotEnv(cwd: string): Record<string, string> {
+  const file = resolve(cwd, '.env');
+  if (!existsSync(file)) return {};
+  try {
+    return dotenv.parse(readFileSync(file));
+  } catch (err) {
+    throw new ConfigError('.env', `cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+function isStringSchema(key: string): boolean {
+  const schema = (ENV_SCHEMA.properties as Record<string, TSchema>)[key];
+  return schema?.type === 'string';
+}
+
+function describeAjvError(err: { keyword: string; message?: string; params: Record<string, unknown> }): string {
+  if (err.keyword === 'enum') return `must be one of ${(err.params.allowedValues as string[]).join(', ')}`;
+  return err.message ?? 'invalid value';
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
