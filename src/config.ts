@@ -36,7 +36,7 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_INFERENCE_WORKERS: Int(0, 0, 256, 'inference worker threads; 0 = one per core'),
   BACKEND_INFERENCE_THREADS: Int(1, 1, 64, 'onnxruntime intra-op threads per worker'),
   BACKEND_BATCH_MAX_SIZE: Int(32, 1, 1024, 'most windows joined into one session.run'),
-  BACKEND_BATCH_MAX_WAIT_MS: Num(1, 0, 1000, 'longest a window waits for others to join its batch while all workers are busy'),
+  BACKEND_BATCH_MAX_WAIT_MS: Num(1, 0, 1000, 'longest a window waits for others to join its batch (a full batch leaves at once)'),
   BACKEND_QUEUE_MAX: Int(2048, 1, 1_000_000, 'windows waiting for a worker before /behavior/analyze answers 503'),
   // HTTP
   BACKEND_HOST: Str('0.0.0.0', 'listen address'),

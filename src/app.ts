@@ -1,0 +1,122 @@
+/**
+ * The composition root: builds every part from the configuration, in dependency order, and
+ * owns the shutdown order. main.ts adds the process concerns (signals, exit codes).
+ */
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { readModelMeta } from './model/model-meta.js';
+import { MicroBatcher } from './inference/batcher.js';
+import { InferencePool } from './inference/pool.js';
+import { HttpServer, UWS_IS_NATIVE } from './http/server.js';
+import { buildOpenApi } from './http/openapi.js';
+import type { RouteSpec } from './http/route.js';
+import { behaviorRoutes } from './http/routes/behavior.js';
+import { docsRoutes } from './http/routes/docs.js';
+import { healthRoutes, type Readiness } from './http/routes/health.js';
+import { metricsRoutes } from './http/routes/metrics.js';
+
+export interface RunningServer {
+  port: number;
+  /** Resolves when every inference worker has its model; rejects if the model cannot load. */
+  ready: Promise<void>;
+  /** Stop accepting, finish in-flight work (bounded), close workers. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Replaceable parts, for tests that need a worker which can be made to crash. */
+export interface ServerSeams {
+  inferenceWorker?: URL;
+}
+
+export async function startServer(config: Readonly<Config>, logger: Logger, seams: ServerSeams = {}): Promise<RunningServer> {
+  const metrics = createMetrics();
+  const meta = readModelMeta(config.model.path);
+  const model = { events: meta.events, thresholds: meta.thresholds, featureDim: meta.featureDim, windowSize: meta.windowSize };
+
+  const pool = new InferencePool({
+    modelPath: config.model.path,
+    inference: config.inference,
+    logLevel: config.logLevel,
+    logger,
+    workerFile: seams.inferenceWorker,
+    onRunSeconds: (s) => metrics.inference.runTime.observe(s),
+  });
+  const batcher = new MicroBatcher((task) => pool.run(task), {
+    maxBatch: config.inference.maxBatch,
+    maxWaitMs: config.inference.maxWaitMs,
+    queueMax: config.inference.queueMax,
+    concurrency: config.inference.workers,
+    featureDim: meta.featureDim,
+    outputs: meta.events.length,
+  }, {
+    queueDepth: (depth) => metrics.inference.queueDepth.set(depth),
+    rejected: () => metrics.inference.rejected.inc(),
+    batchStarted: (size, waits) => {
+      metrics.inference.batchSize.observe(size);
+      for (const w of waits) metrics.inference.queueWait.observe(w);
+    },
+    batchFailed: (reason) => metrics.inference.failures.labels(reason).inc(),
+  });
+
+  const modelUnavailable = (): string | null => {
+    const s = pool.status();
+    if (s.failure) return `the model failed to load: ${s.failure}`;
+    return s.loaded < s.expected ? `the model is loading (${s.loaded}/${s.expected} inference workers ready)` : null;
+  };
+  const readiness = (): Readiness => {
+    const s = pool.status();
+    const reasons = [modelUnavailable()].filter((r): r is string => r !== null);
+    return {
+      ready: reasons.length === 0,
+      body: {
+        status: reasons.length === 0 ? 'ready' : 'not_ready',
+        ...(reasons.length ? { reasons } : {}),
+        workers: { loaded: s.loaded, expected: s.expected },
+        device: s.provider,
+        model: { path: config.model.path, events: meta.events, window_size: meta.windowSize, feature_dim: meta.featureDim },
+      },
+    };
+  };
+
+  const routes: RouteSpec<any, any>[] = [];
+  routes.push(
+    ...healthRoutes(readiness),
+    ...behaviorRoutes({
+      model,
+      analyze: (window) => batcher.submit(window.data, window.frames),
+      unavailableReason: modelUnavailable,
+    }),
+    ...metricsRoutes(metrics.registry),
+    ...docsRoutes(() => buildOpenApi(routes, {
+      title: 'Behaviour anomaly detection backend',
+      version: '1.0.0',
+      description: 'Pose-feature windows in, per-event anomaly scores out; agent events, recent events and KakaoTalk alerts.',
+    })),
+  );
+
+  const http = new HttpServer({ routes, config: config.http, logger, metrics });
+  const port = await http.listen();
+  if (!UWS_IS_NATIVE) logger.warn('uWebSockets.js native binary did not load for this Node.js version: running on its slow pure-JS fallback');
+  logger.info({ host: config.http.host, port, native: UWS_IS_NATIVE, workers: config.inference.workers, model: config.model.path }, 'listening');
+
+  const ready = pool.ready.then(() => {
+    const s = pool.status();
+    logger.info({ device: s.provider, workers: s.loaded, events: meta.events, windowSize: meta.windowSize }, 'ready: every inference worker has its model');
+  });
+
+  let shuttingDown: Promise<void> | null = null;
+  const shutdown = () =>
+    (shuttingDown ??= (async () => {
+      logger.info('shutting down: no new connections; finishing in-flight requests');
+      http.stopListening();
+      batcher.close();
+      const drained = await http.drain(config.http.shutdownTimeoutMs);
+      if (!drained) logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: some requests were still in flight');
+      await pool.close();
+      http.close();
+      logger.info('shutdown complete');
+    })());
+
+  return { port, ready, shutdown };
+}

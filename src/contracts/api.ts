@@ -1,0 +1,156 @@
+/**
+ * The HTTP contract (API.md) as TypeBox schemas. The same objects validate requests (Ajv) and
+ * describe them in /openapi.json, so the docs cannot drift from what the server accepts.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/** `T | null` as a JSON-Schema type array: one Ajv error instead of an anyOf cascade. */
+function Nullable<T extends TSchema>(schema: T, options: Record<string, unknown> = {}) {
+  const base = schema as unknown as { type: string };
+  return Type.Unsafe<Static<T> | null>({ ...schema, ...options, type: [base.type, 'null'] });
+}
+
+// ---- errors -------------------------------------------------------------------------------
+
+export const ValidationErrorItem = Type.Object(
+  {
+    type: Type.String(),
+    loc: Type.Array(Type.Union([Type.String(), Type.Integer()])),
+    msg: Type.String(),
+    input: Type.Unknown(),
+    ctx: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { title: 'ValidationErrorItem' },
+);
+
+export const HTTPValidationError = Type.Object(
+  { detail: Type.Array(ValidationErrorItem) },
+  { title: 'HTTPValidationError', description: 'The body or query failed the schema (or is not JSON): one item per problem.' },
+);
+
+export const ErrorMessage = Type.Object(
+  { detail: Type.String() },
+  { title: 'ErrorMessage', description: 'A request the server understood but cannot serve; the detail says why.' },
+);
+
+// ---- health --------------------------------------------------------------------------------
+
+export const HealthResponse = Type.Object({ status: Type.Literal('ok') }, { title: 'HealthResponse' });
+
+export const ReadyResponse = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+    reasons: Type.Optional(Type.Array(Type.String())),
+    workers: Type.Optional(Type.Object({ loaded: Type.Integer(), expected: Type.Integer() })),
+    device: Type.Optional(Nullable(Type.String(), { description: 'onnxruntime execution provider in use: cuda or cpu' })),
+    model: Type.Optional(Type.Object({ path: Type.String(), events: Type.Array(Type.String()), window_size: Type.Integer(), feature_dim: Type.Integer() })),
+    event_log: Type.Optional(Nullable(Type.String())),
+  },
+  { title: 'ReadyResponse' },
+);
+
+// ---- echo ----------------------------------------------------------------------------------
+
+export const EchoRequest = Type.Object({}, { title: 'EchoRequest', additionalProperties: true, description: 'Any JSON object.' });
+export const EchoResponse = Type.Object({ echo: Type.Record(Type.String(), Type.Unknown()), ts: Type.Number() }, { title: 'EchoResponse' });
+
+// ---- behaviour analysis --------------------------------------------------------------------
+
+export const Frame = Type.Object(
+  {
+    index: Type.Optional(Nullable(Type.Integer(), { description: 'frame number, informational' })),
+    features: Type.Array(Type.Number(), { description: 'one frame\'s feature vector (169 numbers for the pose model)' }),
+  },
+  { title: 'Frame' },
+);
+
+export const AnalyzeRequest = Type.Object(
+  { frames: Type.Array(Frame, { description: 'the window, oldest frame first; as many frames as the model\'s window' }) },
+  { title: 'AnalyzeRequest' },
+);
+export type AnalyzeRequest = Static<typeof AnalyzeRequest>;
+
+export const AnalyzeResponse = Type.Object(
+  {
+    is_anomaly: Type.Boolean({ description: 'any(scores[i] >= thresholds[i])' }),
+    normal_score: Type.Number({ description: '1 - anomaly_score' }),
+    anomaly_score: Type.Number({ description: 'max(scores)' }),
+    events: Type.Array(Type.String()),
+    scores: Type.Array(Type.Number({ description: 'sigmoid score per event, aligned with events' })),
+    thresholds: Type.Array(Type.Number()),
+  },
+  { title: 'AnalyzeResponse' },
+);
+export type AnalyzeResponse = Static<typeof AnalyzeResponse>;
+
+// ---- events --------------------------------------------------------------------------------
+
+export const EVENT_TYPES = ['START', 'END', 'PROBS', 'HEARTBEAT'] as const;
+
+export const EventPayload = Type.Object(
+  {
+    type: Type.Unsafe<(typeof EVENT_TYPES)[number]>({ type: 'string', enum: [...EVENT_TYPES] }),
+    ts: Type.Optional(Nullable(Type.Number(), { description: 'unix seconds; default: the server\'s time' })),
+    frame_idx: Type.Optional(Nullable(Type.Integer())),
+    event: Type.Optional(Nullable(Type.String())),
+    prob: Type.Optional(Nullable(Type.Number())),
+    duration_sec: Type.Optional(Nullable(Type.Number())),
+    state: Type.Optional(Nullable(Type.String())),
+    top_event: Type.Optional(Nullable(Type.String())),
+    top_prob: Type.Optional(Nullable(Type.Number())),
+    probs: Type.Optional(
+      Type.Unsafe<Record<string, number> | number[] | null>({
+        type: ['object', 'array', 'null'],
+        additionalProperties: { type: 'number' },
+        items: { type: 'number' },
+        description: 'event name → score; or a list aligned with `events` (the realtime client\'s form)',
+      }),
+    ),
+    events: Type.Optional(Nullable(Type.Array(Type.String()), { description: 'names for a `probs` list' })),
+    session_id: Type.Optional(Nullable(Type.String())),
+    user_id: Type.Optional(Nullable(Type.String())),
+  },
+  { title: 'EventPayload' },
+);
+export type EventPayload = Static<typeof EventPayload>;
+
+export const StructuredEvent = Type.Object(
+  {
+    event: Type.Object(
+      {
+        timestamp: Type.String({ format: 'date-time' }),
+        event_type: Type.String(),
+        session_id: Type.Optional(Nullable(Type.String())),
+        user_id: Type.Optional(Nullable(Type.String())),
+        data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      },
+      { title: 'Event' },
+    ),
+  },
+  { title: 'StructuredEvent' },
+);
+export type StructuredEvent = Static<typeof StructuredEvent>;
+
+export const EventAccepted = Type.Object({ success: Type.Literal(true), event_id: Type.String({ pattern: '^[0-9a-f]{32}$' }) }, { title: 'EventAccepted' });
+
+export const EventRecordSchema = Type.Object(
+  {
+    timestamp: Type.String(),
+    event_type: Type.String(),
+    session_id: Nullable(Type.String()),
+    user_id: Nullable(Type.String()),
+    data: Type.Record(Type.String(), Type.Unknown()),
+    event_id: Type.String(),
+  },
+  { title: 'EventRecord' },
+);
+
+export const RecentQuery = Type.Object({ limit: Type.Optional(Type.Integer({ default: 50 })) }, { title: 'RecentQuery' });
+
+// ---- Kakao debug ---------------------------------------------------------------------------
+
+export const SendTestRequest = Type.Object({ text: Type.Optional(Nullable(Type.String())) }, { title: 'SendTestRequest' });
+export const KakaoDebugResponse = Type.Object(
+  { ok: Type.Boolean(), response: Type.Optional(Type.Unknown()), err: Type.Optional(Type.String()) },
+  { title: 'KakaoDebugResponse', additionalProperties: true },
+);

@@ -1,0 +1,31 @@
+/**
+ * Messages between the main thread and the inference workers. Plain data only: features travel
+ * as one transferred Float32Array per batch; errors as {code, message}.
+ */
+import type { ErrorData } from '../errors.js';
+
+export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
+
+/** workerData of every inference worker. */
+export interface InferenceWorkerInit {
+  modelPath: string;
+  device: InferenceDevice;
+  intraOpThreads: number;
+  logLevel: string;
+}
+
+/** One session.run: `batch` windows of `frames` × `featureDim` raw features, row-major. */
+export interface BatchTask {
+  batch: number;
+  frames: number;
+  data: Float32Array;
+}
+
+export type BatchOutcome =
+  | { ok: true; scores: Float32Array; runSeconds: number }
+  | { ok: false; error: ErrorData };
+
+/** Posted once by each worker when it has (or has failed to get) its model. */
+export type WorkerStatus =
+  | { kind: 'model-loaded'; threadId: number; provider: 'cuda' | 'cpu' }
+  | { kind: 'model-failed'; threadId: number; message: string };

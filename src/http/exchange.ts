@@ -1,0 +1,99 @@
+/**
+ * One request/response pair. uWebSockets.js hands out request data that is valid only inside
+ * the synchronous callback, and a response that may be aborted at any time: the Exchange copies
+ * what later code needs up front, tracks the abort, reads the body under a size limit, and
+ * refuses to write to a response that is gone.
+ */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { JSON_TYPE, writeResponse } from './reply.js';
+
+/** The body is over the limit; the rest of it is not read and the connection is closed. */
+export class PayloadTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`request body is larger than the limit of ${limit} bytes`);
+  }
+}
+
+/** The client went away before the body arrived; there is nobody to answer. */
+export class AbortedError extends Error {
+  constructor() {
+    super('request aborted by the client');
+  }
+}
+
+export class Exchange {
+  readonly startedAt = performance.now();
+  readonly query: string;
+  readonly contentLength: number;
+  readonly authorization: string;
+  readonly allowOrigin: string | null;
+  aborted = false;
+  answered = false;
+  private onAbort: (() => void) | null = null;
+
+  constructor(
+    private readonly res: HttpResponse,
+    req: HttpRequest,
+    readonly method: string,
+    readonly path: string,
+    allowOrigin: (origin: string) => string | null,
+    needsOrigin: boolean,
+  ) {
+    this.query = req.getQuery() ?? '';
+    const length = req.getHeader('content-length');
+    this.contentLength = length ? Number(length) : -1;
+    this.authorization = req.getHeader('authorization');
+    this.allowOrigin = allowOrigin(needsOrigin ? req.getHeader('origin') : '');
+  }
+
+  /** Must be called before the first await: uWebSockets.js requires it for asynchronous responses. */
+  watchAbort(): void {
+    this.res.onAborted(() => {
+      this.aborted = true;
+      this.onAbort?.();
+    });
+  }
+
+  /**
+   * Reads the whole body, refusing more than `limit` bytes: a declared Content-Length over the
+   * limit is refused before any byte is read; a chunked body is refused as soon as it passes it.
+   */
+  readBody(limit: number): Promise<Buffer> {
+    if (this.contentLength > limit) return Promise.reject(new PayloadTooLargeError(limit));
+    return new Promise((resolve, reject) => {
+      // Known length: one exact allocation. Chunked: collect copies (uWS neuters each chunk after the callback).
+      const exact = this.contentLength >= 0 ? Buffer.allocUnsafe(this.contentLength) : null;
+      const parts: Buffer[] = [];
+      let received = 0;
+      let settled = false;
+      this.onAbort = () => {
+        settled = true;
+        reject(new AbortedError());
+      };
+      this.res.onData((chunk, isLast) => {
+        if (settled) return;
+        const bytes = new Uint8Array(chunk);
+        if (received + bytes.byteLength > limit) {
+          settled = true;
+          reject(new PayloadTooLargeError(limit));
+          return;
+        }
+        if (exact) exact.set(bytes, received);
+        else parts.push(Buffer.from(bytes));
+        received += bytes.byteLength;
+        if (isLast) {
+          settled = true;
+          resolve(exact ? exact.subarray(0, received) : Buffer.concat(parts, received));
+        }
+      });
+    });
+  }
+
+  /** Sends a response unless the client is gone or an answer was already sent. */
+  send(status: number, body: string | Uint8Array, contentType = JSON_TYPE, headers?: Readonly<Record<string, string>>, closeConnection = false): boolean {
+    if (this.aborted || this.answered) return false;
+    this.answered = true;
+    writeResponse(this.res, status, contentType, body, this.allowOrigin, headers, closeConnection);
+    return true;
+  }
+}

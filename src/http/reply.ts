@@ -1,0 +1,57 @@
+/**
+ * Writing responses. Status lines and static headers are computed once; every write is corked
+ * (one syscall per response) and skipped when the client has gone away.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { HttpResponse } from 'uWebSockets.js';
+
+export const JSON_TYPE = 'application/json';
+
+const statusLines = new Map<number, string>();
+/** '200 OK', '422 Unprocessable Entity', ... built once per status. */
+export function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (!line) {
+    line = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+    statusLines.set(status, line);
+  }
+  return line;
+}
+
+export interface CorsPolicy {
+  /** The Access-Control-Allow-Origin value for a request from `origin`, or null to send none. */
+  allowOrigin(origin: string): string | null;
+  /** Whether the request's Origin header must be read (false when the answer is always '*'). */
+  readonly needsOrigin: boolean;
+}
+
+export function corsPolicy(origins: readonly string[]): CorsPolicy {
+  if (origins.includes('*')) return { allowOrigin: () => '*', needsOrigin: false };
+  const allowed = new Set(origins);
+  return { allowOrigin: (origin) => (allowed.has(origin) ? origin : null), needsOrigin: true };
+}
+
+/**
+ * Writes a whole response. `allowOrigin` is the CORS header value (null for none).
+ * Caller guarantees the response has not been aborted.
+ */
+export function writeResponse(
+  res: HttpResponse,
+  status: number,
+  contentType: string,
+  body: string | Uint8Array,
+  allowOrigin: string | null,
+  headers?: Readonly<Record<string, string>>,
+  closeConnection = false,
+): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(status));
+    res.writeHeader('Content-Type', contentType);
+    if (allowOrigin) {
+      res.writeHeader('Access-Control-Allow-Origin', allowOrigin);
+      if (allowOrigin !== '*') res.writeHeader('Vary', 'Origin');
+    }
+    if (headers) for (const key in headers) res.writeHeader(key, headers[key]!);
+    res.end(body, closeConnection);
+  });
+}

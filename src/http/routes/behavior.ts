@@ -1,0 +1,40 @@
+import { AnalyzeRequest, AnalyzeResponse, ErrorMessage, HTTPValidationError } from '../../contracts/api.js';
+import { AppError } from '../../errors.js';
+import { analysisResult, packWindow, type ModelOutputs, type PackedWindow, type WindowShape } from '../../inference/analysis.js';
+import { defineRoute, type RouteSpec } from '../route.js';
+
+export interface BehaviorDeps {
+  model: ModelOutputs & WindowShape;
+  /** Queues a packed window for inference; resolves with its scores. */
+  analyze(window: PackedWindow): Promise<Float32Array>;
+  /** Null when the model is ready, else why not (→ 503). */
+  unavailableReason(): string | null;
+  /** Optional fast decoder of the request body straight into a packed window. */
+  fastParse?: (bytes: Buffer) => PackedWindow | undefined;
+}
+
+export function behaviorRoutes(deps: BehaviorDeps): RouteSpec<any, any>[] {
+  return [
+    defineRoute<AnalyzeRequest | PackedWindow>({
+      method: 'POST',
+      paths: ['/behavior/analyze'],
+      name: 'behavior_analyze',
+      summary: 'Score a window of pose feature frames',
+      tags: ['behavior'],
+      body: { schema: AnalyzeRequest, fastParse: deps.fastParse },
+      responses: {
+        200: { description: 'Scores per event, thresholds and the verdict', schema: AnalyzeResponse },
+        422: { description: 'Not JSON, schema errors (list), or a window the model cannot take (message)', schema: HTTPValidationError },
+        503: { description: 'Model not loaded yet, or the inference queue is full (Retry-After)', schema: ErrorMessage },
+        500: { description: 'Inference failed', schema: ErrorMessage },
+      },
+      async handler({ body }) {
+        const reason = deps.unavailableReason();
+        if (reason) throw new AppError('model_unavailable', reason);
+        const window = 'data' in body ? body : packWindow(body, deps.model);
+        const scores = await deps.analyze(window);
+        return { json: analysisResult(scores, deps.model) };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,238 @@
+/**
+ * The HTTP server: the route table on uWebSockets.js, the one place errors become responses,
+ * per-request metrics, listen and graceful close. The only module (with its siblings in
+ * src/http/) that imports uWebSockets.js.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import { AppError } from '../errors.js';
+import type { HttpConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { RequestValidationError } from '../validation/fastapi-errors.js';
+import { compileValidator, type Validator } from '../validation/validators.js';
+import { AbortedError, Exchange, PayloadTooLargeError } from './exchange.js';
+import { corsPolicy, type CorsPolicy } from './reply.js';
+import { parseJsonBody, queryObject } from './request-body.js';
+import type { RouteResult, RouteSpec } from './route.js';
+
+/** Whether the native uWebSockets.js binary loaded (the package silently falls back to a slow pure-JS server). */
+export const UWS_IS_NATIVE = String(uWS.App).includes('[native code]');
+
+const NOT_FOUND = JSON.stringify({ detail: 'Not Found' });
+const METHOD_NOT_ALLOWED = JSON.stringify({ detail: 'Method Not Allowed' });
+const INTERNAL = JSON.stringify({ detail: 'Internal Server Error' });
+
+interface CompiledRoute {
+  spec: RouteSpec<any, any>;
+  body?: Validator<unknown>;
+  query?: Validator<unknown>;
+}
+
+export interface HttpServerOptions {
+  routes: readonly RouteSpec<any, any>[];
+  config: HttpConfig;
+  logger: Logger;
+  metrics: Metrics;
+  /** Lets other src/http modules (the stream endpoint) add their handlers to the same app. */
+  extend?: (app: TemplatedApp) => void;
+}
+
+export class HttpServer {
+  readonly app: TemplatedApp;
+  private listenSocket: us_listen_socket | null = null;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly cors: CorsPolicy;
+  private readonly adminToken: Buffer | null;
+  private readonly requestCounters = new Map<string, { inc(): void }>();
+  private readonly durations = new Map<string, { observe(v: number): void }>();
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.cors = corsPolicy(options.config.corsOrigins);
+    this.adminToken = options.config.adminToken ? Buffer.from(`Bearer ${options.config.adminToken}`) : null;
+    this.app = uWS.App();
+    this.mountRoutes();
+    options.extend?.(this.app);
+  }
+
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number> {
+    const { host, port } = this.options.config;
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen on ${host}:${port} (in use or not permitted)`));
+        this.listenSocket = socket;
+        resolve(uWS.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  /** Stops accepting connections; requests already read keep being served. */
+  stopListening(): void {
+    if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+  }
+
+  /** Resolves when no request is in flight, or after `timeoutMs`; returns whether it drained. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const result = await Promise.race([drained, timedOut]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  /** Closes every connection. Call after stopListening() and drain(). */
+  close(): void {
+    this.stopListening();
+    // close() exists on the native app since v20.x but is missing from the bundled type definitions.
+    (this.app as TemplatedApp & { close(): void }).close();
+  }
+
+  private mountRoutes(): void {
+    const byPath = new Map<string, Map<string, CompiledRoute>>();
+    for (const spec of this.options.routes) {
+      const compiled: CompiledRoute = {
+        spec,
+        body: spec.body ? compileValidator(spec.body.schema, 'body') : undefined,
+        query: spec.query ? compileValidator(spec.query, 'query') : undefined,
+      };
+      for (const path of spec.paths) {
+        const methods = byPath.get(path) ?? new Map<string, CompiledRoute>();
+        methods.set(spec.method.toLowerCase(), compiled);
+        byPath.set(path, methods);
+      }
+    }
+    for (const [path, methods] of byPath) {
+      this.app.any(path, (res, req) => {
+        const method = req.getMethod();
+        const route = methods.get(method);
+        if (route) return this.dispatch(route, res, req, path);
+        if (method === 'options') return this.preflight(res, req, [...methods.keys()]);
+        this.answerStatic(res, req, 405, METHOD_NOT_ALLOWED, 'method_not_allowed', { Allow: [...methods.keys()].map((m) => m.toUpperCase()).join(', ') });
+      });
+    }
+    this.app.any('/*', (res, req) => {
+      if (req.getMethod() === 'options') return this.preflight(res, req, []);
+      this.answerStatic(res, req, 404, NOT_FOUND, 'not_found');
+    });
+  }
+
+  private dispatch(route: CompiledRoute, res: HttpResponse, req: HttpRequest, path: string): void {
+    const ex = new Exchange(res, req, route.spec.method, path, this.cors.allowOrigin, this.cors.needsOrigin);
+    try {
+      this.authorize(route.spec, ex);
+      const query = route.query ? this.validateQuery(route.query, ex.query) : undefined;
+      if (!route.spec.body) {
+        const result = route.spec.handler({ body: undefined, query, exchange: ex });
+        // Synchronous handlers (health, docs) answer inside the uWS callback: no abort tracking needed.
+        if (!(result instanceof Promise)) return this.reply(route.spec, ex, result);
+        ex.watchAbort();
+        this.track(route.spec, ex, result);
+        return;
+      }
+      ex.watchAbort();
+      const body = route.body!;
+      const fastParse = route.spec.body.fastParse;
+      const work = ex.readBody(this.options.config.maxBodyBytes).then((bytes) =>
+        route.spec.handler({ body: parseJsonBody(bytes, body, fastParse), query, exchange: ex }),
+      );
+      this.track(route.spec, ex, work);
+    } catch (err) {
+      this.fail(route.spec.name, ex, err);
+    }
+  }
+
+  /** Counts an asynchronous request as in flight until it is answered (or its client leaves). */
+  private track(spec: RouteSpec<any, any>, ex: Exchange, work: Promise<RouteResult>): void {
+    this.inFlight++;
+    work
+      .then((result) => this.reply(spec, ex, result), (err) => this.fail(spec.name, ex, err))
+      .finally(() => {
+        if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      });
+  }
+
+  private reply(spec: RouteSpec<any, any>, ex: Exchange, result: RouteResult): void {
+    const status = result.status ?? 200;
+    const body = result.raw ?? JSON.stringify(result.json);
+    if (ex.send(status, body, result.contentType, result.headers)) this.observe(spec.name, ex, status);
+  }
+
+  /** The single mapping from an error to an HTTP answer. Never leaks a stack trace. */
+  private fail(routeName: string, ex: Exchange, err: unknown): void {
+    if (err instanceof AbortedError || ex.aborted) return;
+    let status: number;
+    let body: string;
+    let headers: Record<string, string> | undefined;
+    let close = false;
+    if (err instanceof RequestValidationError) {
+      status = 422;
+      body = JSON.stringify({ detail: err.items });
+    } else if (err instanceof AppError) {
+      status = err.status;
+      body = JSON.stringify({ detail: err.message });
+      const retry = err.retryAfterSeconds;
+      if (retry !== undefined) headers = { 'Retry-After': String(retry) };
+      if (err.code === 'unauthorized') headers = { 'WWW-Authenticate': 'Bearer' };
+      if (status >= 500) this.options.logger.warn({ route: routeName, code: err.code, reason: err.message }, 'request failed');
+    } else if (err instanceof PayloadTooLargeError) {
+      status = 413;
+      body = JSON.stringify({ detail: err.message });
+      close = true; // the rest of the body is never read, so this connection cannot carry another request
+    } else {
+      status = 500;
+      body = INTERNAL;
+      this.options.logger.error({ err, route: routeName }, 'unhandled error');
+    }
+    if (ex.send(status, body, undefined, headers, close)) this.observe(routeName, ex, status);
+  }
+
+  private authorize(spec: RouteSpec<any, any>, ex: Exchange): void {
+    if (!spec.admin || !this.adminToken) return;
+    const given = Buffer.from(ex.authorization);
+    if (given.length !== this.adminToken.length || !timingSafeEqual(given, this.adminToken)) {
+      throw new AppError('unauthorized', 'this endpoint needs Authorization: Bearer <BACKEND_ADMIN_TOKEN>');
+    }
+  }
+
+  private validateQuery(validator: Validator<unknown>, query: string): unknown {
+    const result = validator(queryObject(query));
+    if (!result.ok) throw new RequestValidationError(result.errors);
+    return result.value;
+  }
+
+  private preflight(res: HttpResponse, req: HttpRequest, methods: string[]): void {
+    const allowOrigin = this.cors.allowOrigin(this.cors.needsOrigin ? req.getHeader('origin') : '');
+    const requested = req.getHeader('access-control-request-headers');
+    res.cork(() => {
+      res.writeStatus('204 No Content');
+      if (allowOrigin) {
+        res.writeHeader('Access-Control-Allow-Origin', allowOrigin);
+        res.writeHeader('Access-Control-Allow-Methods', methods.length ? [...methods, 'options'].join(', ').toUpperCase() : 'GET, POST, OPTIONS');
+        res.writeHeader('Access-Control-Allow-Headers', requested || 'Content-Type, Authorization');
+        res.writeHeader('Access-Control-Max-Age', '600');
+        if (allowOrigin !== '*') res.writeHeader('Vary', 'Origin');
+      }
+      res.endWithoutBody();
+    });
+  }
+
+  private answerStatic(res: HttpResponse, req: HttpRequest, status: number, body: string, name: string, headers?: Record<string, string>): void {
+    const ex = new Exchange(res, req, req.getMethod().toUpperCase(), req.getUrl(), this.cors.allowOrigin, this.cors.needsOrigin);
+    if (ex.send(status, body, undefined, headers)) this.observe(name, ex, status);
+  }
+
+  private observe(route: string, ex: Exchange, status: number): void {
+    const key = `${route} ${status}`;
+    let counter = this.requestCounters.get(key);
+    if (!counter) this.requestCounters.set(key, (counter = this.options.metrics.http.requests.labels(route, String(status))));
+    counter.inc();
+    let histogram = this.durations.get(route);
+    if (!histogram) this.durations.set(route, (histogram = this.options.metrics.http.duration.labels(route)));
+    histogram.observe((performance.now() - ex.startedAt) / 1000);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * The fast path of POST /behavior/analyze: decodes the agents' body
+ *   {"frames": [{"index": 0, "features": [f0, f1, ...]}, ...]}
+ * straight from the request bytes into one Float32Array, without building thousands of JS
+ * numbers and arrays first (JSON.parse plus the copy cost as much main-thread CPU as the
+ * inference itself). Anything it does not recognise as a fully valid window — other keys,
+ * strings, escapes, wrong counts, non-finite values, broken JSON — makes it return undefined,
+ * and the general path (JSON.parse + schema + domain checks) answers with the exact error.
+ *
+ * Values equal what the general path stores bit for bit: JSON.parse's correctly rounded double
+ * rounded again to float32. Each number is computed in double precision, and when that double
+ * lies too close to a float32 rounding boundary to be sure, the number is re-read with parseFloat.
+ */
+import type { PackedWindow, WindowShape } from './analysis.js';
+
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact in double up to 1e22
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+const enum Ch {
+  Quote = 34, Comma = 44, Minus = 45, Plus = 43, Dot = 46, Zero = 48, Nine = 57, Colon = 58,
+  LowerE = 101, UpperE = 69, OpenBracket = 91, CloseBracket = 93, OpenBrace = 123, CloseBrace = 125,
+  LowerN = 110,
+}
+
+const BAIL = Symbol('bail');
+
+class Scanner {
+  pos = 0;
+  constructor(readonly b: Buffer) {}
+
+  ws(): void {
+    const b = this.b;
+    let p = this.pos;
+    while (p < b.length) {
+      const c = b[p]!;
+      if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
+      p++;
+    }
+    this.pos = p;
+  }
+
+  /** Consumes `ch` (after whitespace) or bails. */
+  expect(ch: number): void {
+    this.ws();
+    if (this.b[this.pos] !== ch) throw BAIL;
+    this.pos++;
+  }
+
+  /** Consumes `ch` if it is next (after whitespace). */
+  accept(ch: number): boolean {
+    this.ws();
+    if (this.b[this.pos] !== ch) return false;
+    this.pos++;
+    return true;
+  }
+
+  /** A plain ASCII key without escapes; anything else bails. */
+  key(): string {
+    this.expect(Ch.Quote);
+    const start = this.pos;
+    const b = this.b;
+    while (this.pos < b.length) {
+      const c = b[this.pos]!;
+      if (c === Ch.Quote) {
+        const key = b.toString('latin1', start, this.pos);
+        this.pos++;
+        this.expect(Ch.Colon);
+        return key;
+      }
+      if (c === 92 || c < 32 || c > 126) throw BAIL;
+      this.pos++;
+    }
+    throw BAIL;
+  }
+
+  /** A JSON number, strictly per the grammar; returns the double JSON.parse would give. */
+  number(): number {
+    this.ws();
+    const b = this.b;
+    const start = this.pos;
+    let p = start;
+    let negative = false;
+    if (b[p] === Ch.Minus) {
+      negative = true;
+      p++;
+    }
+    let mantissa = 0;
+    let digits = 0;
+    let exp10 = 0;
+    let c = b[p]!;
+    if (c === Ch.Zero) {
+      p++;
+    } else if (c > Ch.Zero && c <= Ch.Nine) {
+      while (c >= Ch.Zero && c <= Ch.Nine) {
+        mantissa = mantissa * 10 + (c - Ch.Zero);
+        if (mantissa !== 0) digits++;
+        c = b[++p]!;
+      }
+    } else throw BAIL;
+    c = b[p]!;
+    if (c === Ch.Dot) {
+      c = b[++p]!;
+      if (!(c >= Ch.Zero && c <= Ch.Nine)) throw BAIL;
+      while (c >= Ch.Zero && c <= Ch.Nine) {
+        mantissa = mantissa * 10 + (c - Ch.Zero);
+        if (mantissa !== 0) digits++;
+        exp10--;
+        c = b[++p]!;
+      }
+    }
+    if (c === Ch.LowerE || c === Ch.UpperE) {
+      c = b[++p]!;
+      let expNegative = false;
+      if (c === Ch.Minus || c === Ch.Plus) {
+        expNegative = c === Ch.Minus;
+        c = b[++p]!;
+      }
+      if (!(c >= Ch.Zero && c <= Ch.Nine)) throw BAIL;
+      let e = 0;
+      while (c >= Ch.Zero && c <= Ch.Nine) {
+        if (e < 100_000) e = e * 10 + (c - Ch.Zero);
+        c = b[++p]!;
+      }
+      exp10 += expNegative ? -e : e;
+    }
+    this.pos = p;
+    // Beyond 19 significant digits or 1e±22 the double arithmetic below is not tight enough.
+    if (digits > 19 || exp10 > 22 || exp10 < -22) return Number(b.toString('latin1', start, p));
+    const magnitude = exp10 >= 0 ? mantissa * POW10[exp10]! : mantissa / POW10[-exp10]!;
+    if (nearFloat32Tie(magnitude)) return Number(b.toString('latin1', start, p));
+    return negative ? -magnitude : magnitude;
+  }
+
+  /** An integer or null (the optional `index`). */
+  indexValue(): void {
+    this.ws();
+    if (this.b[this.pos] === Ch.LowerN) {
+      if (this.b.toString('latin1', this.pos, this.pos + 4) !== 'null') throw BAIL;
+      this.pos += 4;
+      return;
+    }
+    if (!Number.isInteger(this.number())) throw BAIL;
+  }
+}
+
+/**
+ * True when `x` (within a few double ulps of the correctly rounded value) is so close to a
+ * float32 rounding midpoint that Math.fround could round it the other way.
+ */
+function nearFloat32Tie(x: number): boolean {
+  f32[0] = x;
+  const f = f32[0]!;
+  const bits = u32[0]!;
+  const biased = (bits >>> 23) & 0xff;
+  if (biased === 0xff) return true; // overflow to Infinity: let the slow path decide
+  let ulp32 = 2 ** ((biased === 0 ? 1 : biased) - 150);
+  // Just under a power of two the spacing below f is half the spacing above it.
+  if ((bits & 0x7fffff) === 0 && biased > 1 && x < f) ulp32 /= 2;
+  return Math.abs(x - f) >= ulp32 * (0.5 - 2 ** -24);
+}
+
+/** Builds the fast decoder for a model's window shape. */
+export function createAnalyzeBodyParser(shape: WindowShape): (bytes: Buffer) => PackedWindow | undefined {
+  const dim = shape.featureDim;
+  const fixedFrames = shape.windowSize;
+  return (bytes) => {
+    try {
+      return decode(new Scanner(bytes), dim, fixedFrames);
+    } catch (err) {
+      if (err === BAIL) return undefined;
+      throw err;
+    }
+  };
+}
+
+function decode(s: Scanner, dim: number, fixedFrames: number): PackedWindow {
+  s.expect(Ch.OpenBrace);
+  if (s.key() !== 'frames') throw BAIL;
+  s.expect(Ch.OpenBracket);
+  let capacity = fixedFrames > 0 ? fixedFrames : 64;
+  let data = new Float32Array(capacity * dim);
+  let frames = 0;
+  if (!s.accept(Ch.CloseBracket)) {
+    do {
+      if (frames === capacity) {
+        if (fixedFrames > 0) throw BAIL; // too many frames: the general path reports it
+        capacity *= 2;
+        const grown = new Float32Array(capacity * dim);
+        grown.set(data);
+        data = grown;
+      }
+      decodeFrame(s, data, frames * dim, dim);
+      frames++;
+    } while (s.accept(Ch.Comma));
+    s.expect(Ch.CloseBracket);
+  }
+  s.expect(Ch.CloseBrace);
+  s.ws();
+  if (s.pos !== s.b.length) throw BAIL;
+  if (frames === 0 || (fixedFrames > 0 && frames !== fixedFrames)) throw BAIL;
+  return { frames, data: fixedFrames > 0 ? data : data.slice(0, frames * dim) };
+}
+
+function decodeFrame(s: Scanner, data: Float32Array, offset: number, dim: number): void {
+  s.expect(Ch.OpenBrace);
+  let sawFeatures = false;
+  let sawIndex = false;
+  do {
+    const key = s.key();
+    if (key === 'features' && !sawFeatures) {
+      sawFeatures = true;
+      s.expect(Ch.OpenBracket);
+      let n = 0;
+      do {
+        if (n === dim) throw BAIL;
+        const v = s.number();
+        if (!Number.isFinite(v)) throw BAIL;
+        data[offset + n++] = v;
+      } while (s.accept(Ch.Comma));
+      s.expect(Ch.CloseBracket);
+      if (n !== dim) throw BAIL;
+    } else if (key === 'index' && !sawIndex) {
+      sawIndex = true;
+      s.indexValue();
+    } else throw BAIL;
+  } while (s.accept(Ch.Comma));
+  s.expect(Ch.CloseBrace);
+  if (!sawFeatures) throw BAIL;
+}

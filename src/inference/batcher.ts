@@ -1,0 +1,131 @@
+/**
+ * A dynamic batcher in the manner of Triton's: windows queue in FIFO order and leave in batches
+ * of up to `maxBatch`, one batch per free runner slot. A lone window waits at most `maxWaitMs`
+ * for company; a full batch leaves at once. Knows nothing of threads: it calls `run(batch)`.
+ */
+import { AppError } from '../errors.js';
+import type { BatchTask } from '../contracts/inference.js';
+
+export interface BatcherOptions {
+  maxBatch: number;
+  maxWaitMs: number;
+  /** Windows allowed to wait; one more is refused with 503 (never unbounded memory). */
+  queueMax: number;
+  /** Batches that may run at once (the number of workers). */
+  concurrency: number;
+  featureDim: number;
+  /** Number of scores per window (the model's events). */
+  outputs: number;
+}
+
+export interface BatcherObserver {
+  queueDepth(depth: number): void;
+  rejected(): void;
+  batchStarted(size: number, waitsSeconds: readonly number[]): void;
+  batchFailed(reason: string): void;
+}
+
+interface Pending {
+  data: Float32Array;
+  frames: number;
+  enqueuedAt: number;
+  resolve(scores: Float32Array): void;
+  reject(err: unknown): void;
+}
+
+export class MicroBatcher {
+  private queue: Pending[] = [];
+  private running = 0;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly run: (task: BatchTask) => Promise<Float32Array>,
+    private readonly options: BatcherOptions,
+    private readonly observer?: BatcherObserver,
+  ) {}
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /** Queues one window (frames × featureDim values); resolves with its scores. */
+  submit(data: Float32Array, frames: number): Promise<Float32Array> {
+    if (this.closed) return Promise.reject(new AppError('shutting_down', 'the server is shutting down'));
+    if (this.queue.length >= this.options.queueMax) {
+      this.observer?.rejected();
+      return Promise.reject(new AppError('overloaded', `inference queue is full (${this.options.queueMax} windows waiting); retry shortly`));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ data, frames, enqueuedAt: performance.now(), resolve, reject });
+      this.observer?.queueDepth(this.queue.length);
+      this.schedule();
+    });
+  }
+
+  /** Refuses new windows; those already queued still run. */
+  close(): void {
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    if (this.running >= this.options.concurrency || this.queue.length === 0) return;
+    if (this.queue.length >= this.options.maxBatch) return this.flush();
+    if (this.timer) return;
+    const waited = performance.now() - this.queue[0]!.enqueuedAt;
+    const remaining = this.options.maxWaitMs - waited;
+    // setImmediate still lets windows that arrive in the same turn of the event loop join.
+    this.timer = remaining <= 0 ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), remaining);
+  }
+
+  private flush(): void {
+    this.clearTimer();
+    while (this.running < this.options.concurrency && this.queue.length > 0) this.dispatch(this.takeBatch());
+    this.observer?.queueDepth(this.queue.length);
+  }
+
+  /** The oldest window and the next ones of the same length, up to maxBatch. */
+  private takeBatch(): Pending[] {
+    const frames = this.queue[0]!.frames;
+    const { maxBatch } = this.options;
+    if (this.queue.every((p) => p.frames === frames)) return this.queue.splice(0, maxBatch);
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    for (const p of this.queue) (p.frames === frames && batch.length < maxBatch ? batch : rest).push(p);
+    this.queue = rest;
+    return batch;
+  }
+
+  private dispatch(batch: Pending[]): void {
+    const { featureDim, outputs } = this.options;
+    const frames = batch[0]!.frames;
+    const windowSize = frames * featureDim;
+    const data = new Float32Array(batch.length * windowSize);
+    const now = performance.now();
+    const waits = batch.map((p, i) => {
+      data.set(p.data, i * windowSize);
+      return (now - p.enqueuedAt) / 1000;
+    });
+    this.observer?.batchStarted(batch.length, waits);
+    this.running++;
+    this.run({ batch: batch.length, frames, data })
+      .then(
+        (scores) => batch.forEach((p, i) => p.resolve(scores.subarray(i * outputs, (i + 1) * outputs))),
+        (err) => {
+          this.observer?.batchFailed(err instanceof AppError ? err.code : 'error');
+          for (const p of batch) p.reject(err);
+        },
+      )
+      .finally(() => {
+        this.running--;
+        this.schedule();
+      });
+  }
+
+  private clearTimer(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer as NodeJS.Timeout);
+    clearImmediate(this.timer as NodeJS.Immediate);
+    this.timer = null;
+  }
+}

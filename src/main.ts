@@ -1,0 +1,52 @@
+/**
+ * Process entry: configuration, logger, server, signals, exit codes. A configuration or model
+ * problem stops the process with one plain line on stderr and exit code 1 — no stack trace.
+ */
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './log.js';
+import { ModelError } from './model/model-meta.js';
+import { startServer, type RunningServer } from './app.js';
+
+function refuseToStart(message: string): never {
+  process.stderr.write(`startup refused: ${message}\n`);
+  process.exit(1);
+}
+
+let config: Readonly<Config>;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) refuseToStart(err.message);
+  throw err;
+}
+
+const logger = createLogger(config.logLevel);
+let server: RunningServer;
+try {
+  server = await startServer(config, logger);
+} catch (err) {
+  if (err instanceof ModelError) refuseToStart(`MODEL_CHECKPOINT_PATH: ${err.message}`);
+  refuseToStart((err as Error).message);
+}
+
+const stop = (signal: string) => {
+  logger.info({ signal }, 'signal received');
+  const forced = setTimeout(() => {
+    logger.error('shutdown took too long; exiting');
+    process.exit(1);
+  }, config.http.shutdownTimeoutMs + 5000);
+  forced.unref();
+  server.shutdown().then(() => process.exit(0), (err) => {
+    logger.error({ err }, 'shutdown failed');
+    process.exit(1);
+  });
+};
+process.once('SIGTERM', () => stop('SIGTERM'));
+process.once('SIGINT', () => stop('SIGINT'));
+
+try {
+  await server.ready;
+} catch (err) {
+  await server.shutdown();
+  refuseToStart(`MODEL_CHECKPOINT_PATH: ${(err as Error).message}`);
+}

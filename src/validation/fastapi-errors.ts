@@ -1,0 +1,135 @@
+/**
+ * Ajv and JSON syntax errors in the shape FastAPI + pydantic v2 gives them, so agents and
+ * tooling written against the seed read our 422s unchanged:
+ *   {"detail": [{"type": ..., "loc": ["body", ...], "msg": ..., "input": ...}, ...]}
+ */
+import type { ErrorObject } from 'ajv';
+import { parse as parseLenient, ParseErrorCode, type ParseError } from 'jsonc-parser';
+
+export interface FastApiErrorItem {
+  type: string;
+  loc: (string | number)[];
+  msg: string;
+  input: unknown;
+  ctx?: Record<string, unknown>;
+}
+
+/** Python's json module wording for the first syntax error, as FastAPI reports it in ctx.error. */
+const PYTHON_JSON_MESSAGES: Partial<Record<ParseErrorCode, string>> = {
+  [ParseErrorCode.PropertyNameExpected]: 'Expecting property name enclosed in double quotes',
+  [ParseErrorCode.ColonExpected]: "Expecting ':' delimiter",
+  [ParseErrorCode.CommaExpected]: "Expecting ',' delimiter",
+  [ParseErrorCode.CloseBraceExpected]: "Expecting ',' delimiter",
+  [ParseErrorCode.CloseBracketExpected]: "Expecting ',' delimiter",
+  [ParseErrorCode.UnexpectedEndOfString]: 'Unterminated string starting at',
+  [ParseErrorCode.InvalidCharacter]: 'Invalid control character at',
+  [ParseErrorCode.InvalidEscapeCharacter]: 'Invalid \\escape',
+  [ParseErrorCode.InvalidUnicode]: 'Invalid \\uXXXX escape',
+};
+
+/**
+ * The 422 item for a body JSON.parse rejected. V8's messages do not always carry a position,
+ * so the (rare) error path re-scans the text to find the byte offset of the first problem.
+ */
+export function jsonErrorItem(text: string): FastApiErrorItem {
+  const errors: ParseError[] = [];
+  parseLenient(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  const charOffset = first ? first.offset : text.length;
+  const trailing = first && first.error === ParseErrorCode.InvalidSymbol && charOffset > 0 && text.slice(0, charOffset).trim() !== '';
+  const message = !first ? 'Expecting value' : trailing ? 'Extra data' : (PYTHON_JSON_MESSAGES[first.error] ?? 'Expecting value');
+  return {
+    type: 'json_invalid',
+    loc: ['body', Buffer.byteLength(text.slice(0, charOffset))],
+    msg: 'JSON decode error',
+    input: {},
+    ctx: { error: message },
+  };
+}
+
+/** The item for a request whose body is required but empty. */
+export function missingBodyItem(): FastApiErrorItem {
+  return { type: 'missing', loc: ['body'], msg: 'Field required', input: null };
+}
+
+/** Ajv errors (allErrors + verbose) → pydantic-style items, one per problem, `loc` rooted at `root`. */
+export function ajvErrorItems(errors: readonly ErrorObject[], root: string): FastApiErrorItem[] {
+  const items: FastApiErrorItem[] = [];
+  for (const err of errors) {
+    const item = ajvErrorItem(err, root);
+    if (item) items.push(item);
+  }
+  return items;
+}
+
+function ajvErrorItem(err: ErrorObject, root: string): FastApiErrorItem | null {
+  const loc: (string | number)[] = [root, ...pathSegments(err.instancePath)];
+  const input = err.data;
+  switch (err.keyword) {
+    case 'required':
+      return { type: 'missing', loc: [...loc, String(err.params.missingProperty)], msg: 'Field required', input };
+    case 'type':
+      return { ...typeError(String(err.params.type), input), loc, input };
+    case 'enum': {
+      const expected = (err.params.allowedValues as unknown[]).map((v) => `'${String(v)}'`);
+      const list = expected.length > 1 ? `${expected.slice(0, -1).join(', ')} or ${expected.at(-1)}` : expected.join('');
+      return { type: 'literal_error', loc, msg: `Input should be ${list}`, input, ctx: { expected: list } };
+    }
+    case 'minItems':
+      return { type: 'too_short', loc, msg: `List should have at least ${err.params.limit} item${err.params.limit === 1 ? '' : 's'} after validation, not ${(input as unknown[]).length}`, input };
+    case 'maxItems':
+      return { type: 'too_long', loc, msg: `List should have at most ${err.params.limit} items after validation, not ${(input as unknown[]).length}`, input };
+    case 'format':
+      return { type: 'datetime_parsing', loc, msg: `Input should be a valid ${err.params.format === 'date-time' ? 'datetime' : String(err.params.format)}`, input };
+    case 'minimum':
+    case 'maximum':
+      return { type: err.keyword === 'minimum' ? 'greater_than_equal' : 'less_than_equal', loc, msg: `Input should be ${err.keyword === 'minimum' ? 'greater' : 'less'} than or equal to ${err.params.limit}`, input };
+    case 'anyOf':
+    case 'if':
+      return null; // the branch errors already name the problem
+    default:
+      return { type: 'value_error', loc, msg: err.message ?? 'Invalid value', input };
+  }
+}
+
+function typeError(expected: string, input: unknown): Pick<FastApiErrorItem, 'type' | 'msg'> {
+  const main = expected.split(',').find((t) => t !== 'null') ?? expected;
+  switch (main) {
+    case 'number':
+      return typeof input === 'string'
+        ? { type: 'float_parsing', msg: 'Input should be a valid number, unable to parse string as a number' }
+        : { type: 'float_type', msg: 'Input should be a valid number' };
+    case 'integer':
+      if (typeof input === 'number') return { type: 'int_from_float', msg: 'Input should be a valid integer, got a number with a fractional part' };
+      if (typeof input === 'string') return { type: 'int_parsing', msg: 'Input should be a valid integer, unable to parse string as an integer' };
+      return { type: 'int_type', msg: 'Input should be a valid integer' };
+    case 'string':
+      return { type: 'string_type', msg: 'Input should be a valid string' };
+    case 'array':
+      return { type: 'list_type', msg: 'Input should be a valid list' };
+    case 'object':
+      return { type: 'model_attributes_type', msg: 'Input should be a valid dictionary or object to extract fields from' };
+    case 'boolean':
+      return { type: 'bool_type', msg: 'Input should be a valid boolean' };
+    default:
+      return { type: `${main}_type`, msg: `Input should be a valid ${main}` };
+  }
+}
+
+/** '/frames/3/features' → ['frames', 3, 'features'] (JSON Pointer, unescaped). */
+function pathSegments(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** A request that failed JSON parsing or its schema; answered 422 with `{"detail": items}`. */
+export class RequestValidationError extends Error {
+  constructor(readonly items: FastApiErrorItem[]) {
+    super('request validation failed');
+    this.name = 'RequestValidationError';
+  }
+}

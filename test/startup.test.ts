@@ -1,0 +1,96 @@
+/**
+ * The process as `npm start` runs it (a child process on src/main.ts): refusing bad
+ * configuration with one clear line, and shutting down gracefully on SIGTERM / SIGINT.
+ */
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { readModelMeta } from '../src/model/model-meta.js';
+import { BUNDLED_MODEL_PATH } from '../src/paths.js';
+import { spawnServer, tempDir, testEnv } from './support/server.js';
+import { analyzeBody, postJson, randomFrames } from './support/windows.js';
+
+const meta = readModelMeta(BUNDLED_MODEL_PATH);
+
+async function refusal(t: Test, env: Record<string, string>, cwd = tempDir()) {
+  const child = spawnServer(testEnv(cwd, env), cwd);
+  const code = await child.exited;
+  const lines = child.stderr().trim().split('\n');
+  t.equal(code, 1, 'exits with status 1');
+  t.equal(lines.length, 1, `one line on stderr: ${child.stderr()}`);
+  t.notMatch(child.stderr(), /^\s+at /m, 'no stack trace');
+  return lines[0]!;
+}
+
+t.test('a port that is not a number', async (t) => {
+  t.match(await refusal(t, { BACKEND_PORT: 'eighty' }), /^startup refused: BACKEND_PORT: must be integer \(got "eighty"\)$/);
+});
+
+t.test('an unknown device', async (t) => {
+  t.match(await refusal(t, { BACKEND_INFERENCE_DEVICE: 'tpu' }), /BACKEND_INFERENCE_DEVICE: must be one of auto, cpu, cuda/);
+});
+
+t.test('a model path that does not exist', async (t) => {
+  t.match(await refusal(t, { MODEL_CHECKPOINT_PATH: '/no/such/model.onnx' }), /MODEL_CHECKPOINT_PATH: model file not found: \/no\/such\/model\.onnx/);
+});
+
+t.test('a model without its metadata JSON', async (t) => {
+  const dir = tempDir();
+  copyFileSync(BUNDLED_MODEL_PATH, join(dir, 'lonely.onnx'));
+  t.match(await refusal(t, { MODEL_CHECKPOINT_PATH: join(dir, 'lonely.onnx') }, dir), /MODEL_CHECKPOINT_PATH: .*lonely\.json/);
+});
+
+t.test('a bad value in .env is named; the environment wins over .env', async (t) => {
+  const dir = tempDir();
+  writeFileSync(join(dir, '.env'), 'BACKEND_PORT=not-a-port\n');
+  const env = testEnv(dir);
+  delete (env as Record<string, string | undefined>).BACKEND_PORT;
+  const child = spawnServer(env, dir);
+  t.equal(await child.exited, 1);
+  t.match(child.stderr(), /BACKEND_PORT: must be integer \(got "not-a-port"\)/);
+
+  const overridden = spawnServer(testEnv(dir, { BACKEND_PORT: '0' }), dir);
+  t.ok((await overridden.listening) > 0, 'BACKEND_PORT from the environment overrides .env');
+  overridden.proc.kill('SIGTERM');
+  t.equal(await overridden.exited, 0);
+});
+
+t.test('device cuda: refused clearly where the CUDA provider cannot load, used where it can', async (t) => {
+  const dir = tempDir();
+  const child = spawnServer(testEnv(dir, { BACKEND_INFERENCE_DEVICE: 'cuda', BACKEND_INFERENCE_WORKERS: '1' }), dir);
+  let exitCode: number | null | undefined;
+  child.exited.then((code) => (exitCode = code));
+  const port = await child.listening.catch(() => null);
+  while (exitCode === undefined && port !== null) {
+    const ready = (await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.json(), () => null)) as { status?: string; device?: string } | null;
+    if (ready?.status === 'ready') {
+      t.equal(ready.device, 'cuda', 'a host with the CUDA provider runs on it');
+      child.proc.kill('SIGTERM');
+      t.equal(await child.exited, 0);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(await child.exited, 1);
+  t.match(child.stderr(), /^startup refused: MODEL_CHECKPOINT_PATH: .*CUDA/im);
+  t.notMatch(child.stderr(), /^\s+at /m);
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  t.test(`${signal}: in-flight requests finish, then exit 0`, async (t) => {
+    const dir = tempDir();
+    // A long batching wait keeps the requests in flight when the signal arrives.
+    const child = spawnServer(testEnv(dir, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_BATCH_MAX_WAIT_MS: '400' }), dir);
+    const port = await child.listening;
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 200 && (await fetch(`${url}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+    const body = analyzeBody(randomFrames(3, meta.windowSize || 16, meta.featureDim));
+    const inFlight = Promise.all(Array.from({ length: 4 }, () => postJson(`${url}/behavior/analyze`, body)));
+    await new Promise((r) => setTimeout(r, 150));
+    child.proc.kill(signal);
+    const results = await inFlight;
+    t.same(results.map((r) => r.status), [200, 200, 200, 200], 'every in-flight request is answered');
+    t.equal(await child.exited, 0);
+    t.match(child.stdout(), /shutdown complete/);
+  });
+}
