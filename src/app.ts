@@ -5,6 +5,7 @@
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics.js';
+import { EventLog } from './events/event-log.js';
 import { readModelMeta } from './model/model-meta.js';
 import { MicroBatcher } from './inference/batcher.js';
 import { InferencePool } from './inference/pool.js';
@@ -13,6 +14,8 @@ import { buildOpenApi } from './http/openapi.js';
 import type { RouteSpec } from './http/route.js';
 import { behaviorRoutes } from './http/routes/behavior.js';
 import { docsRoutes } from './http/routes/docs.js';
+import { eventRoutes } from './http/routes/event.js';
+import { kakaoDebugRoutes } from './http/routes/kakao-debug.js';
 import { healthRoutes, type Readiness } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 
@@ -20,7 +23,9 @@ export interface RunningServer {
   port: number;
   /** Resolves when every inference worker has its model; rejects if the model cannot load. */
   ready: Promise<void>;
-  /** Stop accepting, finish in-flight work (bounded), close workers. Idempotent. */
+  /** Reopen the event log file (SIGHUP, after logrotate moved it). */
+  reopenEventLog(): void;
+  /** Stop accepting, finish in-flight work (bounded), write every pending event, close workers. Idempotent. */
   shutdown(): Promise<void>;
 }
 
@@ -33,6 +38,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   const metrics = createMetrics();
   const meta = readModelMeta(config.model.path);
   const model = { events: meta.events, thresholds: meta.thresholds, featureDim: meta.featureDim, windowSize: meta.windowSize };
+  const events = await EventLog.open({ events: config.events, kakao: config.kakao, logLevel: config.logLevel }, logger, metrics);
 
   const pool = new InferencePool({
     modelPath: config.model.path,
@@ -66,7 +72,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   };
   const readiness = (): Readiness => {
     const s = pool.status();
-    const reasons = [modelUnavailable()].filter((r): r is string => r !== null);
+    const reasons = [modelUnavailable(), events.readiness()].filter((r): r is string => r !== null);
     return {
       ready: reasons.length === 0,
       body: {
@@ -75,6 +81,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
         workers: { loaded: s.loaded, expected: s.expected },
         device: s.provider,
         model: { path: config.model.path, events: meta.events, window_size: meta.windowSize, feature_dim: meta.featureDim },
+        event_log: config.events.logPath,
       },
     };
   };
@@ -87,6 +94,8 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       analyze: (window) => batcher.submit(window.data, window.frames),
       unavailableReason: modelUnavailable,
     }),
+    ...eventRoutes(events),
+    ...kakaoDebugRoutes(events),
     ...metricsRoutes(metrics.registry),
     ...docsRoutes(() => buildOpenApi(routes, {
       title: 'Behaviour anomaly detection backend',
@@ -96,7 +105,13 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   );
 
   const http = new HttpServer({ routes, config: config.http, logger, metrics });
-  const port = await http.listen();
+  let port: number;
+  try {
+    port = await http.listen();
+  } catch (err) {
+    await Promise.all([pool.close(), events.close()]);
+    throw err;
+  }
   if (!UWS_IS_NATIVE) logger.warn('uWebSockets.js native binary did not load for this Node.js version: running on its slow pure-JS fallback');
   logger.info({ host: config.http.host, port, native: UWS_IS_NATIVE, workers: config.inference.workers, model: config.model.path }, 'listening');
 
@@ -114,9 +129,10 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       const drained = await http.drain(config.http.shutdownTimeoutMs);
       if (!drained) logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: some requests were still in flight');
       await pool.close();
+      await events.close();
       http.close();
       logger.info('shutdown complete');
     })());
 
-  return { port, ready, shutdown };
+  return { port, ready, shutdown, reopenEventLog: () => events.reopen() };
 }

@@ -43,6 +43,11 @@ const stop = (signal: string) => {
 };
 process.once('SIGTERM', () => stop('SIGTERM'));
 process.once('SIGINT', () => stop('SIGINT'));
+// logrotate moves the file away, then sends SIGHUP: start a new file at the configured path.
+process.on('SIGHUP', () => {
+  logger.info('SIGHUP: reopening the event log');
+  server.reopenEventLog();
+});
 
 try {
   await server.ready;

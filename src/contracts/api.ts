@@ -118,11 +118,11 @@ export const StructuredEvent = Type.Object(
   {
     event: Type.Object(
       {
-        timestamp: Type.String({ format: 'date-time' }),
+        timestamp: Type.Unsafe<string | number>({ type: ['string', 'number'], description: 'ISO 8601 (an offset is optional; none means UTC) or unix seconds' }),
         event_type: Type.String(),
         session_id: Type.Optional(Nullable(Type.String())),
         user_id: Type.Optional(Nullable(Type.String())),
-        data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+        data: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
       },
       { title: 'Event' },
     ),
@@ -139,7 +139,7 @@ export const EventRecordSchema = Type.Object(
     event_type: Type.String(),
     session_id: Nullable(Type.String()),
     user_id: Nullable(Type.String()),
-    data: Type.Record(Type.String(), Type.Unknown()),
+    data: Nullable(Type.Record(Type.String(), Type.Unknown())),
     event_id: Type.String(),
   },
   { title: 'EventRecord' },

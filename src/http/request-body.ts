@@ -5,7 +5,8 @@
 import { RequestValidationError, jsonErrorItem, missingBodyItem } from '../validation/fastapi-errors.js';
 import type { Validator } from '../validation/validators.js';
 
-export function parseJsonBody<T>(bytes: Buffer, validate: Validator<T>, fastParse?: (bytes: Buffer) => T | undefined): T {
+export function parseJsonBody<T>(bytes: Buffer, validate: Validator<T>, fastParse?: (bytes: Buffer) => T | undefined, optional = false): T | undefined {
+  if (optional && bytes.length === 0) return undefined;
   if (fastParse) {
     const value = fastParse(bytes);
     if (value !== undefined) return value;

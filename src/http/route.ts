@@ -39,6 +39,8 @@ export interface RouteSpec<B = unknown, Q = unknown> {
   tags?: readonly string[];
   body?: {
     schema: TSchema;
+    /** An empty body is allowed and reaches the handler as undefined. */
+    optional?: boolean;
     /**
      * Optional fast path for a hot route: returns the validated value straight from the bytes,
      * or undefined to fall back to JSON.parse + the schema (which also reports the errors).

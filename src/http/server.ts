@@ -135,10 +135,10 @@ export class HttpServer {
         return;
       }
       ex.watchAbort();
-      const body = route.body!;
-      const fastParse = route.spec.body.fastParse;
+      const validate = route.body!;
+      const { fastParse, optional } = route.spec.body;
       const work = ex.readBody(this.options.config.maxBodyBytes).then((bytes) =>
-        route.spec.handler({ body: parseJsonBody(bytes, body, fastParse), query, exchange: ex }),
+        route.spec.handler({ body: parseJsonBody(bytes, validate, fastParse, optional), query, exchange: ex }),
       );
       this.track(route.spec, ex, work);
     } catch (err) {

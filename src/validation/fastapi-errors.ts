@@ -68,8 +68,10 @@ function ajvErrorItem(err: ErrorObject, root: string): FastApiErrorItem | null {
   switch (err.keyword) {
     case 'required':
       return { type: 'missing', loc: [...loc, String(err.params.missingProperty)], msg: 'Field required', input };
-    case 'type':
-      return { ...typeError(String(err.params.type), input), loc, input };
+    case 'type': {
+      const { type, msg } = typeError(String(err.params.type), input);
+      return { type, loc, msg, input };
+    }
     case 'enum': {
       const expected = (err.params.allowedValues as unknown[]).map((v) => `'${String(v)}'`);
       const list = expected.length > 1 ? `${expected.slice(0, -1).join(', ')} or ${expected.at(-1)}` : expected.join('');

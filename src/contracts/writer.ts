@@ -1,0 +1,51 @@
+/**
+ * Messages between the main thread's writer client and the writer thread. Plain data only: they
+ * cross a MessagePort by structured clone.
+ */
+import type { EventsConfig, KakaoConfig } from '../config.js';
+import type { ErrorData } from '../errors.js';
+
+/** The writer thread's workerData. Holds Kakao secrets: never log it whole. */
+export interface WriterInit {
+  events: EventsConfig;
+  kakao: KakaoConfig;
+  logLevel: string;
+}
+
+/** What an END alert needs; taken from the record on the main thread when the request arrives. */
+export interface AlertRequest {
+  session_id: string | null;
+  event: string | null;
+  duration_sec: number | null;
+  ts: number | null;
+  frame_idx: number | null;
+  /** When the server received the event (ms since epoch); printed in local time on the memo. */
+  received_at_ms: number;
+}
+
+export type KakaoDebugCall = { kind: 'token-check' } | { kind: 'send-test'; text: string };
+
+export type WriterIn =
+  /** Lines with sequence numbers seq-count+1 … seq, each ending in "\n"; alerts fire once they are written. */
+  | { type: 'append'; seq: number; count: number; lines: string; alerts: AlertRequest[] }
+  /** Reopen the log file (SIGHUP, after logrotate moved it). */
+  | { type: 'reopen' }
+  | { type: 'kakao-call'; id: number; call: KakaoDebugCall }
+  /** Write everything received so far, give Kakao work up to kakaoGraceMs, close, answer 'closed'. */
+  | { type: 'close'; kakaoGraceMs: number };
+
+export type KakaoCounter = 'sends' | 'undelivered' | 'refreshes';
+
+export type WriterOut =
+  /** Start-up done: the log's last lines (oldest first) for the recent list, and what was found at its end. */
+  | { type: 'ready'; tail: string[]; tornBytes: number; oversizedLines: number; problem: string | null }
+  /** Every line up to and including `seq` is written (and synced, per the fsync policy). */
+  | { type: 'written'; seq: number; count: number }
+  /** Lines up to `seq` that were not yet written could not be: none of their bytes remain in the log. */
+  | { type: 'failed'; seq: number; count: number; error: ErrorData }
+  /** The log became unwritable (problem set) or writable again (null). */
+  | { type: 'health'; problem: string | null }
+  /** One increment of a Kakao counter (the main thread owns the metrics registry). */
+  | { type: 'kakao-count'; counter: KakaoCounter; label: string }
+  | { type: 'kakao-reply'; id: number; body: Record<string, unknown> }
+  | { type: 'closed' };

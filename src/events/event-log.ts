@@ -1,0 +1,106 @@
+/**
+ * The event side as the HTTP routes see it: append a record (acknowledged once written), the
+ * recent list, the log's readiness, the Kakao debug calls, reopen and close.
+ */
+import type { EventsConfig, KakaoConfig } from '../config.js';
+import type { AlertRequest } from '../contracts/writer.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { RecentEvents } from './recent.js';
+import { serializeRecord, type EventRecord } from './records.js';
+import { WriterClient } from './writer-client.js';
+
+export interface EventLogOptions {
+  events: EventsConfig;
+  kakao: KakaoConfig;
+  logLevel: string;
+}
+
+export class EventLog {
+  readonly #client: WriterClient;
+  readonly #recent: RecentEvents;
+  readonly #kakaoGraceMs: number;
+
+  private constructor(client: WriterClient, recent: RecentEvents, kakaoGraceMs: number) {
+    this.#client = client;
+    this.#recent = recent;
+    this.#kakaoGraceMs = kakaoGraceMs;
+  }
+
+  /** Starts the writer thread and refills the recent list from the log's tail. */
+  static async open(options: EventLogOptions, logger: Logger, metrics: Metrics): Promise<EventLog> {
+    const { events, kakao, logLevel } = options;
+    const start = await WriterClient.start({ events, kakao, logLevel }, logger, metrics);
+    const recent = new RecentEvents(events.keepRecent);
+    const refill = recent.refill(start.tail);
+    const facts = { path: events.logPath, recent: refill.loaded, fsync: events.fsync };
+    if (start.tornBytes || refill.invalid || start.oversizedLines) {
+      logger.warn({ ...facts, torn_last_line_bytes: start.tornBytes, invalid_lines: refill.invalid, oversized_lines: start.oversizedLines },
+        'event log tail had lines that were skipped');
+    } else {
+      logger.info(facts, 'event log open');
+    }
+    if (start.client.readiness()) logger.error({ problem: start.client.readiness() }, 'event log is not writable; events are refused until it is');
+    return new EventLog(start.client, recent, kakao.timeoutMs);
+  }
+
+  /**
+   * Resolves after the line has been written (and synced, per the fsync policy), then the record
+   * joins the recent list. Rejects with AppError event_backlog_full | event_log_unavailable |
+   * shutting_down. alert=true (END events) sends a Kakao memo once the line is written.
+   */
+  append(record: EventRecord, options?: { alert?: boolean }): Promise<void> {
+    const line = serializeRecord(record);
+    const alert = options?.alert ? alertFor(record) : null;
+    // Acks settle in FIFO order, so the recent list keeps the log's order.
+    return this.#client.append(line, alert).then(() => this.#recent.push(record, line));
+  }
+
+  /** The last `limit` records, oldest first; limit <= 0 → []. */
+  recent(limit: number): EventRecord[] {
+    return this.#recent.last(limit);
+  }
+
+  /** The same as recent(), as JSON text built from the written lines (floats keep their Python form). */
+  recentJson(limit: number): string {
+    return this.#recent.lastJson(limit);
+  }
+
+  /** Null while the log is writable, else the reason (for /ready). */
+  readiness(): string | null {
+    return this.#client.readiness();
+  }
+
+  /** {ok:true, response:<user/me body>, token:{…}} or {ok:false, err, token?}; never contains a token. */
+  kakaoTokenCheck(): Promise<Record<string, unknown>> {
+    return this.#client.kakaoCall({ kind: 'token-check' });
+  }
+
+  /** {ok: result_code === 0, response} or {ok:false, err, response?}. */
+  kakaoSendTest(text: string): Promise<Record<string, unknown>> {
+    return this.#client.kakaoCall({ kind: 'send-test', text });
+  }
+
+  /** Reopens the log file (SIGHUP, after logrotate moved it). */
+  reopen(): void {
+    this.#client.reopen();
+  }
+
+  /** Refuses new appends (shutting_down), writes every pending line, gives Kakao work up to kakaoGraceMs (default: one Kakao timeout), stops the thread. */
+  close(options?: { kakaoGraceMs?: number }): Promise<void> {
+    return this.#client.close(options?.kakaoGraceMs ?? this.#kakaoGraceMs);
+  }
+}
+
+function alertFor(record: EventRecord): AlertRequest {
+  const data = record.data ?? {};
+  const num = (v: unknown) => (typeof v === 'number' ? v : null);
+  return {
+    session_id: record.session_id,
+    event: typeof data.event === 'string' ? data.event : null,
+    duration_sec: num(data.duration_sec),
+    ts: num(data.ts),
+    frame_idx: num(data.frame_idx),
+    received_at_ms: Date.now(),
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * The main thread's side of the writer thread. Appends made in one event-loop turn go over as one
+ * message with sequence numbers; acknowledgements come back as "written up to seq" and settle the
+ * pending promises in FIFO order. Owns the backlog cap, the log's readiness and the event and
+ * Kakao metrics (the thread only reports figures).
+ */
+import type { Worker } from 'node:worker_threads';
+import type { AlertRequest, KakaoCounter, KakaoDebugCall, WriterInit, WriterOut } from '../contracts/writer.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { startWorkerThread } from '../worker-thread.js';
+
+export interface WriterStart {
+  client: WriterClient;
+  /** The log's last lines, oldest first, for the recent list. */
+  tail: string[];
+  tornBytes: number;
+  oversizedLines: number;
+}
+
+interface PendingAppend {
+  seq: number;
+  at: number;
+  resolve(): void;
+  reject(err: AppError): void;
+}
+
+/** How long close() waits beyond the Kakao grace for the thread to finish before terminating it. */
+const CLOSE_MARGIN_MS = 10_000;
+
+export class WriterClient {
+  readonly #worker: Worker;
+  readonly #logger: Logger;
+  readonly #metrics: Metrics;
+  readonly #backlogMax: number;
+  /** FIFO of appends not yet acknowledged; `#head` avoids O(n) shifts. */
+  #pending: PendingAppend[] = [];
+  #head = 0;
+  #nextSeq = 1;
+  #batchLines: string[] = [];
+  #batchAlerts: AlertRequest[] = [];
+  #problem: string | null;
+  #closing: Promise<void> | null = null;
+  #stopped = false;
+  #nextCallId = 1;
+  readonly #calls = new Map<number, (body: Record<string, unknown>) => void>();
+  #onClosed: (() => void) | null = null;
+
+  private constructor(worker: Worker, problem: string | null, backlogMax: number, logger: Logger, metrics: Metrics) {
+    this.#worker = worker;
+    this.#problem = problem;
+    this.#backlogMax = backlogMax;
+    this.#logger = logger;
+    this.#metrics = metrics;
+    worker.on('message', (message: WriterOut) => this.#onMessage(message));
+    worker.on('error', (err) => this.#onStopped(`event writer thread failed: ${err.message}`));
+    worker.on('exit', (code) => this.#onStopped(`event writer thread exited (code ${code})`));
+  }
+
+  /** Starts the writer thread and waits until it has read the log's tail and opened the log. */
+  static start(init: WriterInit, logger: Logger, metrics: Metrics): Promise<WriterStart> {
+    const worker = startWorkerThread('writer', { workerData: init, name: 'event-writer' });
+    return new Promise<WriterStart>((resolve, reject) => {
+      const fail = (err: Error) => reject(new Error(`event writer thread did not start: ${err.message}`));
+      const exited = (code: number) => fail(new Error(`exited with code ${code}`));
+      worker.once('error', fail);
+      worker.once('exit', exited);
+      worker.once('message', (message: WriterOut) => {
+        worker.off('error', fail);
+        worker.off('exit', exited);
+        if (message.type !== 'ready') {
+          void worker.terminate();
+          fail(new Error(`expected 'ready', got '${message.type}'`));
+          return;
+        }
+        const client = new WriterClient(worker, message.problem, init.events.backlogMax, logger, metrics);
+        resolve({ client, tail: message.tail, tornBytes: message.tornBytes, oversizedLines: message.oversizedLines });
+      });
+    });
+  }
+
+  /** Resolves once `line` is written; rejects with AppError event_backlog_full | event_log_unavailable | shutting_down. */
+  append(line: string, alert: AlertRequest | null): Promise<void> {
+    if (this.#closing) return Promise.reject(new AppError('shutting_down', 'the server is shutting down'));
+    if (this.#stopped) return Promise.reject(new AppError('event_log_unavailable', this.#problem ?? 'event writer stopped'));
+    const waiting = this.#pending.length - this.#head;
+    if (waiting >= this.#backlogMax) {
+      return Promise.reject(new AppError('event_backlog_full', `event log backlog is full (${waiting} events waiting); try again shortly`));
+    }
+    if (this.#batchLines.length === 0) setImmediate(() => this.#postBatch());
+    this.#batchLines.push(line);
+    if (alert) this.#batchAlerts.push(alert);
+    const seq = this.#nextSeq++;
+    const promise = new Promise<void>((resolve, reject) => {
+      this.#pending.push({ seq, at: performance.now(), resolve, reject });
+    });
+    this.#metrics.events.backlog.set(waiting + 1);
+    return promise;
+  }
+
+  /** Null while the log is writable, else why not (for /ready). */
+  readiness(): string | null {
+    return this.#problem;
+  }
+
+  /** Reopens the log file in order with the appends (SIGHUP after logrotate). */
+  reopen(): void {
+    if (this.#closing || this.#stopped) return;
+    this.#postBatch();
+    this.#worker.postMessage({ type: 'reopen' });
+  }
+
+  /** A Kakao debug call answered by the writer thread (it holds the tokens). */
+  kakaoCall(call: KakaoDebugCall): Promise<Record<string, unknown>> {
+    if (this.#stopped) return Promise.resolve({ ok: false, err: 'event writer stopped' });
+    const id = this.#nextCallId++;
+    return new Promise((resolve) => {
+      this.#calls.set(id, resolve);
+      this.#worker.postMessage({ type: 'kakao-call', id, call });
+    });
+  }
+
+  /** Stops taking appends, waits for every pending line to be written, gives Kakao up to kakaoGraceMs, stops the thread. */
+  close(kakaoGraceMs: number): Promise<void> {
+    this.#closing ??= this.#close(kakaoGraceMs);
+    return this.#closing;
+  }
+
+  async #close(kakaoGraceMs: number): Promise<void> {
+    if (!this.#stopped) {
+      this.#postBatch();
+      const closed = new Promise<void>((resolve) => { this.#onClosed = resolve; });
+      this.#worker.postMessage({ type: 'close', kakaoGraceMs });
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, kakaoGraceMs + CLOSE_MARGIN_MS); });
+      await Promise.race([closed, timedOut]);
+      clearTimeout(timer);
+    }
+    this.#stopped = true;
+    this.#failPending(new AppError('event_log_unavailable', 'event writer stopped before writing this event'));
+    await this.#worker.terminate();
+  }
+
+  #postBatch(): void {
+    const count = this.#batchLines.length;
+    if (count === 0) return;
+    const lines = `${this.#batchLines.join('\n')}\n`;
+    const alerts = this.#batchAlerts;
+    this.#batchLines = [];
+    this.#batchAlerts = [];
+    // A stopped thread takes nothing; its pending appends were already rejected.
+    if (!this.#stopped) this.#worker.postMessage({ type: 'append', seq: this.#nextSeq - 1, count, lines, alerts });
+  }
+
+  #onMessage(message: WriterOut): void {
+    switch (message.type) {
+      case 'written':
+        this.#settle(message.seq, null);
+        this.#metrics.events.written.inc(message.count);
+        this.#metrics.events.writeBatch.observe(message.count);
+        return;
+      case 'failed':
+        this.#settle(message.seq, AppError.fromData(message.error));
+        this.#metrics.events.errors.inc();
+        return;
+      case 'health':
+        this.#problem = message.problem;
+        if (message.problem) this.#logger.error({ problem: message.problem }, 'event log is not writable');
+        else this.#logger.info('event log is writable again');
+        return;
+      case 'kakao-count':
+        this.#count(message.counter, message.label);
+        return;
+      case 'kakao-reply':
+        this.#calls.get(message.id)?.(message.body);
+        this.#calls.delete(message.id);
+        return;
+      case 'closed':
+        this.#onClosed?.();
+        return;
+      case 'ready':
+        this.#logger.error('bug: the event writer thread said ready twice');
+        return;
+      default: {
+        // Compile-time exhaustiveness; at run time an unknown message is a bug to report, not to crash on.
+        const unknown: never = message;
+        this.#logger.error({ message: unknown }, 'bug: unknown message from the event writer thread');
+      }
+    }
+  }
+
+  #count(counter: KakaoCounter, label: string): void {
+    const kakao = this.#metrics.kakao;
+    if (counter === 'sends') kakao.sends.inc({ outcome: label });
+    else if (counter === 'undelivered') kakao.undelivered.inc({ reason: label });
+    else kakao.refreshes.inc({ outcome: label });
+  }
+
+  /** Settles, in order, every pending append up to `seq`. */
+  #settle(seq: number, error: AppError | null): void {
+    const now = performance.now();
+    const pending = this.#pending;
+    let i = this.#head;
+    for (; i < pending.length && pending[i]!.seq <= seq; i++) {
+      const entry = pending[i]!;
+      if (error) entry.reject(error);
+      else {
+        this.#metrics.events.lag.observe((now - entry.at) / 1000);
+        entry.resolve();
+      }
+    }
+    this.#head = i;
+    // Compact once the settled prefix dominates, keeping each step amortised O(1).
+    if (this.#head > 1024 && this.#head * 2 > pending.length) {
+      this.#pending = pending.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#metrics.events.backlog.set(this.#pending.length - this.#head);
+  }
+
+  #failPending(error: AppError): void {
+    const last = this.#pending[this.#pending.length - 1];
+    if (last && this.#head < this.#pending.length) this.#settle(last.seq, error);
+    for (const resolve of this.#calls.values()) resolve({ ok: false, err: 'event writer stopped' });
+    this.#calls.clear();
+  }
+
+  #onStopped(reason: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#closing) return;
+    this.#problem = reason;
+    this.#logger.error({ reason }, 'event writer thread stopped; events are refused');
+    this.#failPending(new AppError('event_log_unavailable', reason));
+  }
+}

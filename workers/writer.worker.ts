@@ -1,0 +1,142 @@
+/**
+ * The writer thread: group-commits the event log and sends Kakao alerts, so neither the disk nor
+ * Kakao ever runs on the request path. Appends, reopens and the close are handled strictly in
+ * the order they arrive; Kakao work is asynchronous beside them and never holds a write back.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { KakaoCounter, WriterIn, WriterInit, WriterOut, KakaoDebugCall } from '../src/contracts/writer.js';
+import { assertNever } from '../src/errors.js';
+import { createLogger } from '../src/log.js';
+import { NullSink, type EventSink } from './writer/event-sink.js';
+import { JsonlSink } from './writer/jsonl-sink.js';
+import { KakaoAlerts } from './writer/kakao-alerts.js';
+import { KakaoClient } from './writer/kakao-client.js';
+import { KakaoTokens } from './writer/kakao-tokens.js';
+
+type AppendMessage = Extract<WriterIn, { type: 'append' }>;
+type OrderedMessage = Extract<WriterIn, { type: 'append' | 'reopen' | 'close' }>;
+
+const init = workerData as WriterInit;
+const port = parentPort!;
+const logger = createLogger(init.logLevel, { thread: 'writer' });
+const post = (message: WriterOut) => port.postMessage(message);
+const report = (counter: KakaoCounter, label: string) => post({ type: 'kakao-count', counter, label });
+
+const sink: EventSink = init.events.logPath
+  ? new JsonlSink({
+    path: init.events.logPath,
+    fsync: init.events.fsync,
+    fsyncIntervalMs: init.events.fsyncIntervalMs,
+    logger,
+    // Until 'ready' (which carries the state) the client is not listening for changes.
+    onHealth: (problem) => { if (started) post({ type: 'health', problem }); },
+  })
+  : new NullSink();
+const client = new KakaoClient({ apiBaseUrl: init.kakao.apiBaseUrl, authBaseUrl: init.kakao.authBaseUrl, timeoutMs: init.kakao.timeoutMs });
+const tokens = new KakaoTokens({ config: init.kakao, client, logger, report });
+const alerts = new KakaoAlerts({ config: init.kakao, client, tokens, logger, report });
+
+const ordered: OrderedMessage[] = [];
+let started = false;
+let pumping = false;
+let closing = false;
+
+tokens.load();
+const tail = await sink.start(init.events.keepRecent);
+tokens.start();
+if (!tokens.usable()) logger.info('KAKAO_ACCESS_TOKEN is not set: END events send no Kakao memo');
+port.on('message', (message: WriterIn) => {
+  try {
+    handle(message);
+  } catch (err) {
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'bug: the writer thread could not handle a message');
+  }
+});
+post({ type: 'ready', tail: tail.lines, tornBytes: tail.torn?.bytes ?? 0, oversizedLines: tail.oversized, problem: sink.problem() });
+started = true;
+
+function handle(message: WriterIn): void {
+  switch (message.type) {
+    case 'append':
+    case 'reopen':
+    case 'close':
+      ordered.push(message);
+      // setImmediate, not a microtask: every message already waiting joins this group commit.
+      if (!pumping) {
+        pumping = true;
+        setImmediate(pump);
+      }
+      return;
+    case 'kakao-call':
+      void answer(message.id, message.call);
+      return;
+    default:
+      assertNever(message, 'message to the writer thread');
+  }
+}
+
+async function pump(): Promise<void> {
+  while (ordered.length > 0) {
+    const next = ordered[0]!;
+    switch (next.type) {
+      case 'append':
+        await writeBatches(takeAppends());
+        break;
+      case 'reopen':
+        ordered.shift();
+        await sink.reopen();
+        break;
+      case 'close':
+        ordered.shift();
+        await shutdown(next.kakaoGraceMs);
+        return;
+      default:
+        assertNever(next, 'ordered message');
+    }
+  }
+  pumping = false;
+}
+
+function takeAppends(): AppendMessage[] {
+  let n = 0;
+  while (n < ordered.length && ordered[n]!.type === 'append') n++;
+  return ordered.splice(0, n) as AppendMessage[];
+}
+
+/** One write for everything waiting; acknowledged by the highest sequence number in it. */
+async function writeBatches(batches: AppendMessage[]): Promise<void> {
+  const last = batches[batches.length - 1]!;
+  const count = batches.reduce((sum, b) => sum + b.count, 0);
+  try {
+    await sink.append(batches.length === 1 ? last.lines : batches.map((b) => b.lines).join(''));
+  } catch (err) {
+    post({ type: 'failed', seq: last.seq, count, error: { code: 'event_log_unavailable', message: err instanceof Error ? err.message : String(err) } });
+    return;
+  }
+  post({ type: 'written', seq: last.seq, count });
+  for (const batch of batches) for (const alert of batch.alerts) alerts.enqueue(alert);
+}
+
+async function answer(id: number, call: KakaoDebugCall): Promise<void> {
+  let body: Record<string, unknown>;
+  try {
+    if (closing) body = { ok: false, err: 'the server is shutting down' };
+    else if (call.kind === 'token-check') body = await tokens.tokenCheck();
+    else if (call.kind === 'send-test') body = await alerts.sendTest(call.text);
+    else assertNever(call, 'Kakao debug call');
+  } catch (err) {
+    body = { ok: false, err: err instanceof Error ? err.message : String(err) };
+  }
+  post({ type: 'kakao-reply', id, body });
+}
+
+/** The log first (its lines are what must not be lost), then Kakao within its grace. */
+async function shutdown(kakaoGraceMs: number): Promise<void> {
+  closing = true;
+  await sink.close();
+  await alerts.close(kakaoGraceMs);
+  tokens.close();
+  await client.close();
+  await alerts.settled();
+  post({ type: 'closed' });
+}

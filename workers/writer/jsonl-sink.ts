@@ -1,0 +1,215 @@
+/**
+ * The JSONL event log: group-commit appends, one write() per batch, fsync per policy. A failed
+ * write is cut back off the file so no torn line stays behind, and the file is opened again
+ * later, so the log recovers by itself once the disk or the path is fixed.
+ */
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { EventsConfig } from '../../src/config.js';
+import { readLogTail, type LogTail } from '../../src/events/log-tail.js';
+import type { EventSink } from './event-sink.js';
+
+export interface JsonlSinkOptions {
+  path: string;
+  fsync: EventsConfig['fsync'];
+  fsyncIntervalMs: number;
+  logger: Logger;
+  /** Called when the log becomes unwritable (with the reason) and when it is writable again (null). */
+  onHealth(problem: string | null): void;
+}
+
+/** How often a broken log is tried again; each append in between fails fast. */
+const RETRY_MS = 1000;
+
+const REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EISDIR: 'the path is a directory',
+  ENOTDIR: 'a parent of the path is not a directory',
+  EEXIST: 'a parent of the path is not a directory',
+  EIO: 'input/output error',
+};
+
+export class JsonlSink implements EventSink {
+  readonly #o: JsonlSinkOptions;
+  #fd: number | null = null;
+  #problem: string | null = null;
+  #retryAt = 0;
+  #opening: Promise<boolean> | null = null;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #syncTimer: NodeJS.Timeout | null = null;
+  #dirty = false;
+  #closed = false;
+
+  constructor(options: JsonlSinkOptions) {
+    this.#o = options;
+  }
+
+  async start(maxLines: number): Promise<LogTail> {
+    let tail: LogTail = { lines: [], torn: null, unterminated: false, oversized: 0 };
+    try {
+      tail = await readLogTail(this.#o.path, maxLines);
+    } catch (err) {
+      this.#o.logger.warn({ err: errorText(err) }, 'cannot read the event log tail; recent events start empty');
+    }
+    await this.#open(tail);
+    if (this.#o.fsync === 'interval') {
+      this.#syncTimer = setInterval(() => this.#syncIfDirty(), this.#o.fsyncIntervalMs).unref();
+    }
+    return tail;
+  }
+
+  async append(batch: string): Promise<void> {
+    if (this.#fd === null && !(await this.#retryNow())) throw new Error(this.#problem ?? 'event log is closed');
+    const fd = this.#fd!;
+    const bytes = Buffer.from(batch, 'utf8');
+    let written = 0;
+    try {
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      if (this.#o.fsync === 'batch') fdatasyncSync(fd);
+      else this.#dirty = true;
+    } catch (err) {
+      this.#fail(err, written);
+      throw new Error(this.#problem!);
+    }
+  }
+
+  async reopen(): Promise<void> {
+    if (this.#closed) return;
+    this.#release();
+    await this.#open();
+    if (this.#fd !== null) this.#o.logger.info({ path: this.#o.path }, 'event log reopened');
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#syncTimer) clearInterval(this.#syncTimer);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#release();
+  }
+
+  problem(): string | null {
+    return this.#problem;
+  }
+
+  async #retryNow(): Promise<boolean> {
+    if (this.#closed || Date.now() < this.#retryAt) return false;
+    return this.#open();
+  }
+
+  /** Single-flight: an append and the retry timer may both want to open. */
+  #open(knownTail?: LogTail): Promise<boolean> {
+    this.#opening ??= this.#doOpen(knownTail).finally(() => { this.#opening = null; });
+    return this.#opening;
+  }
+
+  async #doOpen(knownTail?: LogTail): Promise<boolean> {
+    let fd: number | null = null;
+    try {
+      mkdirSync(dirname(this.#o.path), { recursive: true });
+      // a+ (append, readable) so the last byte can be checked before the first append.
+      fd = openSync(this.#o.path, 'a+', 0o644);
+      await this.#endWithNewline(fd, knownTail);
+      this.#fd = fd;
+      this.#setProblem(null);
+      return true;
+    } catch (err) {
+      if (fd !== null) closeQuietly(fd);
+      this.#setProblem(describe(err));
+      this.#scheduleRetry();
+      return false;
+    }
+  }
+
+  /** A torn last line (crash mid-write, power loss) is cut off; a complete one missing its newline gets one. */
+  async #endWithNewline(fd: number, knownTail?: LogTail): Promise<void> {
+    const size = fstatSync(fd).size;
+    if (size === 0) return;
+    const last = Buffer.alloc(1);
+    if (readSync(fd, last, 0, 1, size - 1) !== 1 || last[0] === 0x0a) return;
+    const tail = knownTail ?? (await readLogTail(this.#o.path, 0));
+    if (tail.torn) {
+      this.#o.logger.warn({ path: this.#o.path, bytes: tail.torn.bytes }, 'event log ends with a torn line; cutting it off before appending');
+      try {
+        ftruncateSync(fd, tail.torn.offset);
+        return;
+      } catch (err) {
+        this.#o.logger.error({ err: errorText(err) }, 'cannot cut the torn line; ending it with a newline instead');
+      }
+    }
+    writeSync(fd, '\n');
+  }
+
+  #fail(err: unknown, written: number): void {
+    const fd = this.#fd!;
+    this.#fd = null;
+    if (written > 0) {
+      try {
+        // O_APPEND and a single writer: the batch is the last `written` bytes of the file.
+        ftruncateSync(fd, fstatSync(fd).size - written);
+      } catch (cutErr) {
+        this.#o.logger.error({ err: errorText(cutErr), bytes: written }, 'cannot remove a partly written batch; it is cut off when the log is opened again');
+      }
+    }
+    closeQuietly(fd);
+    this.#setProblem(describe(err));
+    this.#scheduleRetry();
+  }
+
+  #syncIfDirty(): void {
+    if (!this.#dirty || this.#fd === null) return;
+    this.#dirty = false;
+    try {
+      fdatasyncSync(this.#fd);
+    } catch (err) {
+      this.#fail(err, 0);
+    }
+  }
+
+  #release(): void {
+    if (this.#fd === null) return;
+    if (this.#o.fsync !== 'never') this.#syncIfDirty();
+    if (this.#fd !== null) closeQuietly(this.#fd);
+    this.#fd = null;
+  }
+
+  #scheduleRetry(): void {
+    this.#retryAt = Date.now() + RETRY_MS;
+    if (this.#retryTimer || this.#closed) return;
+    // Probing on a timer lets /ready recover even when no event arrives.
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      if (this.#fd === null && !this.#closed) void this.#open();
+    }, RETRY_MS).unref();
+  }
+
+  #setProblem(problem: string | null): void {
+    if (problem === this.#problem) return;
+    this.#problem = problem;
+    if (problem) this.#o.logger.error({ path: this.#o.path, problem }, 'event log is not writable');
+    else this.#o.logger.info({ path: this.#o.path }, 'event log is writable');
+    this.#o.onHealth(problem);
+  }
+}
+
+function describe(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code && REASONS[code]) return `event log is not writable: ${REASONS[code]} (${code})`;
+  return `event log is not writable: ${code ?? errorText(err)}`;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already unusable; nothing more to release
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * Kakao token state: the access token and its expiry, the refresh token and what Kakao last said
+ * of it. Refreshes ahead of expiry and on -401, one at a time; every refresh is saved atomically
+ * to the token file, read back at start, so a restart or a rotated refresh token never breaks alerts.
+ */
+import type { Logger } from 'pino';
+import type { KakaoConfig } from '../../src/config.js';
+import type { KakaoCounter } from '../../src/contracts/writer.js';
+import { describeError, type KakaoClient, type KakaoError, type KakaoReply } from './kakao-client.js';
+import { readTokenFile, saveTokenFile, sha256 } from './kakao-token-file.js';
+
+export type RefreshTokenState = 'not_configured' | 'unverified' | 'valid' | 'invalid';
+
+export interface KakaoTokensDeps {
+  config: KakaoConfig;
+  client: KakaoClient;
+  logger: Logger;
+  report(counter: KakaoCounter, label: string): void;
+  now?: () => number;
+}
+
+/** Refresh this long before the access token expires (or a tenth of its life, if shorter). */
+const REFRESH_LEAD_MS = 10 * 60_000;
+/** After a failed refresh (network, Kakao down), wait this long before the next one. */
+const REFRESH_RETRY_MS = 60_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class KakaoTokens {
+  readonly #d: KakaoTokensDeps;
+  readonly #now: () => number;
+  #access: string | null = null;
+  #accessExpiresAt: number | null = null;
+  #refresh: string | null = null;
+  #refreshExpiresAt: number | null = null;
+  #state: RefreshTokenState = 'not_configured';
+  #source: 'env' | 'file' | 'none' = 'none';
+  #refreshing: Promise<boolean> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #retryAfter = 0;
+  #lastRefreshAt: number | null = null;
+  #lastError: string | null = null;
+  #closed = false;
+
+  constructor(deps: KakaoTokensDeps) {
+    this.#d = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  get refreshState(): RefreshTokenState {
+    return this.#state;
+  }
+
+  /** Picks the tokens: the file's when it descends from the environment's refresh token, else the environment's. */
+  load(): void {
+    const { config, logger } = this.#d;
+    const file = readTokenFile(config.tokenFile, logger);
+    const applies = file !== null && (config.refreshToken === null || file.env_refresh_token_sha256 === sha256(config.refreshToken));
+    if (file && applies) {
+      this.#source = 'file';
+      this.#refresh = file.refresh_token;
+      this.#refreshExpiresAt = parseTime(file.refresh_token_expires_at);
+      const envAccessIsNew = config.accessToken !== null && sha256(config.accessToken) !== file.env_access_token_sha256;
+      this.#access = envAccessIsNew ? config.accessToken : file.access_token;
+      this.#accessExpiresAt = envAccessIsNew ? null : parseTime(file.access_token_expires_at);
+    } else {
+      if (file) logger.info({ path: config.tokenFile }, 'KAKAO_REFRESH_TOKEN changed since the token file was saved; using the environment');
+      this.#source = config.accessToken || config.refreshToken ? 'env' : 'none';
+      this.#access = config.accessToken;
+      this.#refresh = config.refreshToken;
+    }
+    this.#state = config.restApiKey && this.#refresh ? 'unverified' : 'not_configured';
+  }
+
+  /** Learns the access token's expiry (or gets one) and schedules the refresh ahead of it. */
+  start(): void {
+    if (!this.#canRefresh()) return;
+    if (this.#access === null) void this.refresh('no access token');
+    else if (this.#accessExpiresAt === null) void this.#learnExpiry();
+    else this.#schedule();
+  }
+
+  /** Whether a memo can be attempted at all: an access token, or a way to get one. */
+  usable(): boolean {
+    return this.#access !== null || this.#canRefresh();
+  }
+
+  /** Runs a Kakao call with the access token; on -401 refreshes once (if configured) and retries once. */
+  async authorized(call: (token: string) => Promise<KakaoReply>): Promise<KakaoReply> {
+    if (this.#canRefresh() && (this.#access === null || this.#expired())) {
+      await this.refresh(this.#access === null ? 'no access token' : 'access token expired');
+    }
+    const token = this.#access;
+    if (token === null) return { ok: false, error: this.#noTokenError() };
+    const reply = await call(token);
+    if (reply.ok || reply.error.kind !== 'unauthorized' || !this.#canRefresh()) return reply;
+    // Another call may have refreshed while this one was in flight: then just retry with the new token.
+    if (this.#access === token) await this.refresh('access token rejected (-401)');
+    return this.#access !== null && this.#access !== token ? call(this.#access) : reply;
+  }
+
+  /**
+   * One refresh at a time; resolves whether a new access token was obtained. After a failure,
+   * on-demand refreshes wait REFRESH_RETRY_MS (no storm); the scheduled one always runs.
+   */
+  refresh(reason: string, scheduled = false): Promise<boolean> {
+    if (!this.#canRefresh() || this.#closed) return Promise.resolve(false);
+    if (!scheduled && this.#now() < this.#retryAfter) return Promise.resolve(false);
+    this.#refreshing ??= this.#doRefresh(reason).finally(() => { this.#refreshing = null; });
+    return this.#refreshing;
+  }
+
+  /** The token-check debug answer: Kakao's /v2/user/me body and the tokens' state, never a token. */
+  async tokenCheck(): Promise<Record<string, unknown>> {
+    if (!this.usable()) return { ok: false, err: this.#noTokenError().message };
+    const me = await this.authorized((token) => this.#d.client.userMe(token));
+    if (!me.ok) {
+      const response = me.error.body === undefined ? {} : { response: me.error.body };
+      return { ok: false, err: describeError(me.error), ...response, token: this.info() };
+    }
+    await this.#learnExpiry();
+    return { ok: true, response: me.body, token: this.info() };
+  }
+
+  /** The tokens' state for the token check: lifetimes in seconds, never a token. */
+  info(): Record<string, unknown> {
+    const now = this.#now();
+    const secondsLeft = (at: number | null) => (at === null ? null : Math.max(0, Math.round((at - now) / 1000)));
+    return {
+      source: this.#source,
+      expires_in: secondsLeft(this.#accessExpiresAt),
+      expires_at: isoOrNull(this.#accessExpiresAt),
+      refresh_token_state: this.#state,
+      refresh_token_expires_in: secondsLeft(this.#refreshExpiresAt),
+      last_refresh_at: isoOrNull(this.#lastRefreshAt),
+      last_refresh_error: this.#lastError,
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+
+  #canRefresh(): boolean {
+    return Boolean(this.#d.config.restApiKey && this.#refresh) && this.#state !== 'invalid';
+  }
+
+  #expired(): boolean {
+    return this.#accessExpiresAt !== null && this.#now() >= this.#accessExpiresAt - 5_000;
+  }
+
+  #noTokenError(): KakaoError {
+    const message = this.#state === 'invalid'
+      ? 'Kakao refresh token is expired or invalid (KOE322): log in again and set KAKAO_REFRESH_TOKEN'
+      : 'KAKAO_ACCESS_TOKEN not set';
+    return { kind: 'no_token', code: 'no_token', message, status: null };
+  }
+
+  async #doRefresh(reason: string): Promise<boolean> {
+    const { config, client, logger, report } = this.#d;
+    const reply = await client.refresh(config.restApiKey!, this.#refresh!, config.clientSecret);
+    const now = this.#now();
+    if (reply.ok && typeof reply.body.access_token === 'string') {
+      const body = reply.body;
+      this.#access = body.access_token as string;
+      this.#accessExpiresAt = typeof body.expires_in === 'number' ? now + body.expires_in * 1000 : null;
+      const rotated = typeof body.refresh_token === 'string';
+      if (rotated) {
+        this.#refresh = body.refresh_token as string;
+        this.#refreshExpiresAt = typeof body.refresh_token_expires_in === 'number' ? now + body.refresh_token_expires_in * 1000 : null;
+      }
+      this.#state = 'valid';
+      this.#lastRefreshAt = now;
+      this.#lastError = null;
+      this.#retryAfter = 0;
+      this.#save();
+      report('refreshes', 'ok');
+      logger.info({ reason, expires_in: body.expires_in, refresh_token_rotated: rotated }, 'Kakao access token refreshed');
+      this.#schedule();
+      return true;
+    }
+    const error: KakaoError = reply.ok
+      ? { kind: 'rejected', code: 'no_access_token', message: 'the refresh answer holds no access_token', status: reply.status }
+      : reply.error;
+    this.#lastError = describeError(error);
+    if (error.kind === 'invalid_grant') {
+      this.#state = 'invalid';
+      if (this.#timer) clearTimeout(this.#timer);
+      report('refreshes', 'invalid_grant');
+      logger.error({ reason, code: error.code }, 'Kakao refresh token is expired or invalid: log in again and set KAKAO_REFRESH_TOKEN; memos stop until then');
+      return false;
+    }
+    report('refreshes', 'failed');
+    logger.warn({ reason, error: this.#lastError }, 'Kakao token refresh failed; trying again later');
+    this.#retryAfter = now + REFRESH_RETRY_MS;
+    this.#schedule(REFRESH_RETRY_MS);
+    return false;
+  }
+
+  async #learnExpiry(): Promise<void> {
+    const token = this.#access;
+    if (token === null) return;
+    const reply = await this.#d.client.accessTokenInfo(token);
+    if (reply.ok && typeof reply.body.expires_in === 'number' && this.#access === token) {
+      this.#accessExpiresAt = this.#now() + reply.body.expires_in * 1000;
+      this.#schedule();
+    } else if (!reply.ok && reply.error.kind === 'unauthorized') {
+      await this.refresh('access token rejected (-401)');
+    }
+  }
+
+  #schedule(delayMs?: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#closed || !this.#canRefresh()) return;
+    let wait = delayMs;
+    if (wait === undefined) {
+      if (this.#accessExpiresAt === null) return;
+      const left = this.#accessExpiresAt - this.#now();
+      wait = Math.max(0, left - Math.min(REFRESH_LEAD_MS, left / 10));
+    }
+    this.#timer = setTimeout(() => void this.refresh('access token expires soon', true), Math.min(wait, MAX_TIMER_MS)).unref();
+  }
+
+  #save(): void {
+    const { config, logger } = this.#d;
+    saveTokenFile(config.tokenFile, {
+      version: 1,
+      access_token: this.#access,
+      access_token_expires_at: isoOrNull(this.#accessExpiresAt),
+      refresh_token: this.#refresh!,
+      refresh_token_expires_at: isoOrNull(this.#refreshExpiresAt),
+      env_refresh_token_sha256: config.refreshToken ? sha256(config.refreshToken) : null,
+      env_access_token_sha256: config.accessToken ? sha256(config.accessToken) : null,
+      saved_at: isoOrNull(this.#now())!,
+    }, logger);
+  }
+}
+
+function parseTime(iso: string | null | undefined): number | null {
+  const ms = iso ? Date.parse(iso) : NaN;
+  return Number.isFinite(ms) ? ms : null;
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString().replace('Z', '+00:00');
+}
