@@ -1,0 +1,48 @@
+/**
+ * Prometheus metrics, all in one registry owned by the main thread. Worker threads cannot touch
+ * it; they report figures in their messages and the main-thread client records them here.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+  return {
+    registry,
+    http: {
+      requests: new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] as const, registers }),
+      duration: new Histogram({ name: 'http_request_duration_seconds', help: 'Time from request to response, by route', labelNames: ['route'] as const, buckets: latencyBuckets, registers }),
+    },
+    inference: {
+      batchSize: new Histogram({ name: 'inference_batch_size', help: 'Windows per session.run', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers }),
+      queueDepth: new Gauge({ name: 'inference_queue_depth', help: 'Windows waiting for a worker', registers }),
+      queueWait: new Histogram({ name: 'inference_queue_wait_seconds', help: 'Time a window waits before its batch is sent to a worker', buckets: latencyBuckets, registers }),
+      runTime: new Histogram({ name: 'inference_run_seconds', help: 'session.run time per batch, measured in the worker', buckets: latencyBuckets, registers }),
+      rejected: new Counter({ name: 'inference_rejected_total', help: 'Windows refused because the queue was full', registers }),
+      failures: new Counter({ name: 'inference_failures_total', help: 'Batches that failed (error or worker crash)', labelNames: ['reason'] as const, registers }),
+    },
+    events: {
+      written: new Counter({ name: 'event_log_lines_written_total', help: 'Event records written to the JSONL log', registers }),
+      writeBatch: new Histogram({ name: 'event_log_write_batch_lines', help: 'Lines per group-commit write', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers }),
+      lag: new Histogram({ name: 'event_log_write_lag_seconds', help: 'Time from append to written (and fsynced, per policy)', buckets: latencyBuckets, registers }),
+      errors: new Counter({ name: 'event_log_write_errors_total', help: 'Failed writes to the event log', registers }),
+      backlog: new Gauge({ name: 'event_log_backlog', help: 'Events waiting to be written', registers }),
+    },
+    kakao: {
+      sends: new Counter({ name: 'kakao_memo_sends_total', help: 'Kakao memo attempts by outcome', labelNames: ['outcome'] as const, registers }),
+      undelivered: new Counter({ name: 'kakao_alerts_undelivered_total', help: 'END alerts that were not delivered, by reason', labelNames: ['reason'] as const, registers }),
+      refreshes: new Counter({ name: 'kakao_token_refreshes_total', help: 'Kakao token refreshes by outcome', labelNames: ['outcome'] as const, registers }),
+    },
+    stream: {
+      open: new Gauge({ name: 'stream_open', help: 'Open analysis streams', registers }),
+      frames: new Counter({ name: 'stream_frames_total', help: 'Frames received on streams', registers }),
+      analyses: new Counter({ name: 'stream_analyses_total', help: 'Stream analyses by outcome', labelNames: ['outcome'] as const, registers }),
+      messageErrors: new Counter({ name: 'stream_message_errors_total', help: 'Stream messages rejected, by reason', labelNames: ['reason'] as const, registers }),
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
