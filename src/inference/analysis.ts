@@ -44,8 +44,9 @@ export function packWindow(request: AnalyzeRequest, shape: WindowShape): PackedW
     if (features.length !== dim) throw featureDimError(f, features.length, shape);
     for (let i = 0; i < dim; i++) {
       const value = features[i]!;
-      if (!Number.isFinite(value)) throw nonFiniteError(f, i, value);
+      // Checked after the float32 store: 1e39 is a finite double but Infinity as float32.
       data[f * dim + i] = value;
+      if (!Number.isFinite(data[f * dim + i]!)) throw nonFiniteError(f, i, value);
     }
   }
   return { frames: frames.length, data };

@@ -214,9 +214,8 @@ function decodeFrame(s: Scanner, data: Float32Array, offset: number, dim: number
       let n = 0;
       do {
         if (n === dim) throw BAIL;
-        const v = s.number();
-        if (!Number.isFinite(v)) throw BAIL;
-        data[offset + n++] = v;
+        data[offset + n] = s.number();
+        if (!Number.isFinite(data[offset + n++]!)) throw BAIL; // out of float32 range included
       } while (s.accept(Ch.Comma));
       s.expect(Ch.CloseBracket);
       if (n !== dim) throw BAIL;

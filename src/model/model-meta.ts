@@ -1,0 +1,95 @@
+/**
+ * The JSON metadata that sits beside an ONNX model (x.onnx → x.json): events, thresholds, window,
+ * feature count, tensor names and provenance. Written by models/export_onnx.py. Read on the main
+ * thread too, so nothing here touches onnxruntime.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+
+export interface ModelMeta {
+  events: string[];
+  thresholds: number[];
+  /** Frames per window the model was trained on; 0 = any length. */
+  windowSize: number;
+  featureDim: number;
+  inputName: string;
+  outputName: string;
+  /** Where the model came from: checkpoint file, its sha256, exporter version, exported_at, ... */
+  source: Record<string, unknown>;
+}
+
+/** A model pair that cannot be used; the message is one line that names the file and the problem. */
+export class ModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelError';
+  }
+}
+
+/** x.onnx → x.json (any other name gets .json appended). */
+export function metaPathFor(onnxPath: string): string {
+  return /\.onnx$/i.test(onnxPath) ? onnxPath.replace(/\.onnx$/i, '.json') : `${onnxPath}.json`;
+}
+
+type Json = Record<string, unknown>;
+
+/** Reads and checks the metadata beside `onnxPath`; throws ModelError on anything missing or inconsistent. */
+export function readModelMeta(onnxPath: string): ModelMeta {
+  const path = metaPathFor(onnxPath);
+  if (!existsSync(onnxPath)) throw new ModelError(`${onnxPath}: model file not found`);
+  if (!existsSync(path)) {
+    throw new ModelError(`${path}: metadata file not found; it must sit beside ${onnxPath} (models/export_onnx.py writes both)`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ModelError(`${path}: not readable JSON (${firstLine(err)})`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ModelError(`${path}: expected a JSON object`);
+  const json = doc as Json;
+  const fail = (what: string): never => {
+    throw new ModelError(`${path}: ${what}`);
+  };
+
+  const events = json.events;
+  if (!Array.isArray(events) || events.length === 0 || !events.every((e) => typeof e === 'string' && e.length > 0)) {
+    return fail('"events" must be a non-empty list of event names');
+  }
+  if (new Set(events).size !== events.length) fail(`"events" has duplicate names: ${JSON.stringify(events)}`);
+  const thresholds = json.thresholds;
+  if (!Array.isArray(thresholds) || !thresholds.every((v) => typeof v === 'number' && v >= 0 && v <= 1)) {
+    return fail('"thresholds" must be a list of numbers in [0, 1]');
+  }
+  if (thresholds.length !== events.length) {
+    fail(`"thresholds" has ${thresholds.length} values but "events" has ${events.length} names: one threshold per event`);
+  }
+  const windowSize = wholeNumber(json, 'window_size', 0, fail);
+  const featureDim = wholeNumber(json, 'feature_dim', 1, fail);
+  const source = json.source ?? {};
+  if (typeof source !== 'object' || source === null || Array.isArray(source)) fail('"source" must be an object');
+  return {
+    events: events as string[],
+    thresholds: thresholds as number[],
+    windowSize,
+    featureDim,
+    inputName: name(json, 'input_name', fail),
+    outputName: name(json, 'output_name', fail),
+    source: source as Record<string, unknown>,
+  };
+}
+
+function wholeNumber(json: Json, key: string, min: number, fail: (what: string) => never): number {
+  const v = json[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return fail(`"${key}" must be a whole number >= ${min}, found ${JSON.stringify(v)}`);
+  return v;
+}
+
+function name(json: Json, key: string, fail: (what: string) => never): string {
+  const v = json[key];
+  if (typeof v !== 'string' || v.length === 0) return fail(`"${key}" must be a non-empty string`);
+  return v;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
