@@ -18,6 +18,9 @@ import { eventRoutes } from './http/routes/event.js';
 import { kakaoDebugRoutes } from './http/routes/kakao-debug.js';
 import { healthRoutes, type Readiness } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
+import { mountStreamSocket } from './http/stream-socket.js';
+import { streamDocs } from './http/stream-docs.js';
+import { StreamHub } from './streams/stream-hub.js';
 
 export interface RunningServer {
   port: number;
@@ -65,6 +68,15 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     batchFailed: (reason) => metrics.inference.failures.labels(reason).inc(),
   });
 
+  const streams = new StreamHub({
+    model,
+    analyze: (frames, data) => batcher.submit(data, frames),
+    events,
+    config: config.stream,
+    metrics,
+    logger,
+  });
+
   const modelUnavailable = (): string | null => {
     const s = pool.status();
     if (s.failure) return `the model failed to load: ${s.failure}`;
@@ -101,10 +113,10 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       title: 'Behaviour anomaly detection backend',
       version: '1.0.0',
       description: 'Pose-feature windows in, per-event anomaly scores out; agent events, recent events and KakaoTalk alerts.',
-    })),
+    }, streamDocs())),
   );
 
-  const http = new HttpServer({ routes, config: config.http, logger, metrics });
+  const http = new HttpServer({ routes, config: config.http, logger, metrics, extend: (app) => mountStreamSocket(app, streams, config.stream) });
   let port: number;
   try {
     port = await http.listen();
@@ -125,6 +137,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     (shuttingDown ??= (async () => {
       logger.info('shutting down: no new connections; finishing in-flight requests');
       http.stopListening();
+      streams.shutdown(); // active stream events END and are written before the log closes
       batcher.close();
       const drained = await http.drain(config.http.shutdownTimeoutMs);
       if (!drained) logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: some requests were still in flight');

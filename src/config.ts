@@ -70,7 +70,7 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_STREAM_MAX_PER_SOCKET: Int(16, 1, 10_000, 'most streams one WebSocket may open'),
   BACKEND_STREAM_MAX_TOTAL: Int(1024, 1, 1_000_000, 'most streams open on the server'),
   BACKEND_WS_MAX_MESSAGE_BYTES: Int(65_536, 1024, 16_777_216, 'largest WebSocket message; larger closes the socket'),
-  BACKEND_WS_IDLE_TIMEOUT_SEC: Int(60, 0, 3600, 'close a WebSocket silent this long (0 = never)'),
+  BACKEND_WS_IDLE_TIMEOUT_SEC: Int(60, 0, 3600, 'close a WebSocket silent this long: 0 = never, else at least 8'),
   BACKEND_WS_MAX_BACKPRESSURE_BYTES: Int(1_048_576, 1024, 1_073_741_824, 'unsent bytes on a socket over which analyses are dropped'),
   BACKEND_STREAM_START_AFTER: Int(3, 1, 1000, 'consecutive analyses at/over threshold before a server-side START'),
   BACKEND_STREAM_END_AFTER: Int(3, 1, 1000, 'consecutive analyses under threshold before a server-side END'),
@@ -189,6 +189,10 @@ function buildConfig(e: Env, cwd: string): Config {
 
   for (const key of ['KAKAO_API_BASE_URL', 'KAKAO_AUTH_BASE_URL', 'ALERT_LINK_URL'] as const) {
     if (e[key] && !isHttpUrl(e[key])) throw new ConfigError(key, `not an http(s) URL (got ${JSON.stringify(e[key])})`);
+  }
+  if (e.BACKEND_WS_IDLE_TIMEOUT_SEC > 0 && e.BACKEND_WS_IDLE_TIMEOUT_SEC < 8) {
+    // uWebSockets.js checks idle sockets every 4 s and aborts the process on a shorter timeout.
+    throw new ConfigError('BACKEND_WS_IDLE_TIMEOUT_SEC', `must be 0 (never) or at least 8 (got ${e.BACKEND_WS_IDLE_TIMEOUT_SEC})`);
   }
   const cores = availableParallelism();
   return {

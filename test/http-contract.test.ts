@@ -193,6 +193,9 @@ t.test('HTTP contract', async (t) => {
     t.same(schemas.AnalyzeRequest.properties.frames.items, { $ref: '#/components/schemas/Frame' });
     t.same(schemas.AnalyzeResponse.required.sort(), ['anomaly_score', 'events', 'is_anomaly', 'normal_score', 'scores', 'thresholds']);
     t.ok(res.json.paths['/health'].get);
+    t.match(res.json.paths['/behavior/stream'].get.description, /binary, little-endian/, 'the stream protocol is documented');
+    t.same(schemas.StreamFrame.required, ['stream_id']);
+    t.ok(schemas.StreamAnalysis.properties.latency_ms, 'with its message schemas');
     t.notOk(res.json.paths['/docs/swagger-ui.css'], 'the docs assets are not API');
   });
 

@@ -14,10 +14,18 @@ export interface OpenApiInfo {
   description: string;
 }
 
-export function buildOpenApi(routes: readonly RouteSpec<any, any>[], info: OpenApiInfo): Json {
+/** Documentation for what the route table cannot describe (the WebSocket endpoint). */
+export interface OpenApiExtra {
+  paths: Record<string, Json>;
+  /** Titled schemas to publish as components (referenced from the paths' descriptions). */
+  schemas: readonly TSchema[];
+}
+
+export function buildOpenApi(routes: readonly RouteSpec<any, any>[], info: OpenApiInfo, extra?: OpenApiExtra): Json {
   const components: Record<string, Json> = {};
   const ref = (schema: TSchema): Json => componentRef(schema, components);
-  const paths: Record<string, Json> = {};
+  const paths: Record<string, Json> = { ...extra?.paths };
+  for (const schema of extra?.schemas ?? []) ref(schema);
 
   for (const route of routes) {
     if (route.undocumented) continue;

@@ -1,0 +1,137 @@
+/**
+ * One stream (one camera): a ring of its last `window` frames, an analysis every `stride` frames
+ * through the shared batcher, and, when asked for, server-side events. At most one analysis of a
+ * stream is in flight; frames that arrive meanwhile make the next one run on the newest window as
+ * soon as it returns (latest wins), so results stay in order and a slow model never piles up work.
+ */
+import type { AnalyzeResponse } from '../contracts/api.js';
+import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
+import type { EventPayloadInput } from '../events/records.js';
+import { EventDetector } from './event-detector.js';
+import { FrameRing } from './frame-ring.js';
+import type { DecodedFrame, FrameInput } from './stream-messages.js';
+
+export interface StreamSettings {
+  id: string;
+  window: number;
+  stride: number;
+  events: boolean;
+  probsEvery: number;
+  sessionId: string;
+  userId: string | null;
+}
+
+/** What a stream needs from the rest of the server (the hub provides it). */
+export interface StreamServices {
+  featureDim: number;
+  events: readonly string[];
+  thresholds: readonly number[];
+  startAfter: number;
+  endAfter: number;
+  /** Scores for one window (frames × featureDim raw features). */
+  analyze(frames: number, data: Float32Array): Promise<Float32Array>;
+  result(scores: Float32Array): AnalyzeResponse;
+  /** Delivers an analysis to the socket; false when it had to be dropped. */
+  deliver(stream: AnalysisStream, analysis: StreamAnalysisResult): boolean;
+  failed(stream: AnalysisStream, err: unknown): void;
+  /** Writes server-side events (in order) as if the agent had posted them. */
+  emit(stream: AnalysisStream, payloads: EventPayloadInput[]): void;
+}
+
+export interface StreamAnalysisResult {
+  result: AnalyzeResponse;
+  index: number | null;
+  frames: number;
+  latencyMs: number;
+  dropped: number;
+}
+
+export class AnalysisStream {
+  private input: FrameInput | null = null;
+  private ring: FrameRing | null = null;
+  private sinceAnalysis = 0;
+  private inFlight = false;
+  private again = false;
+  private newestArrival = 0;
+  private dropped = 0;
+  private closed = false;
+  private readonly detector: EventDetector | null;
+
+  constructor(readonly settings: StreamSettings, private readonly services: StreamServices) {
+    this.detector = settings.events
+      ? new EventDetector({ events: services.events, thresholds: services.thresholds, startAfter: services.startAfter, endAfter: services.endAfter, probsEvery: settings.probsEvery })
+      : null;
+  }
+
+  get id(): string {
+    return this.settings.id;
+  }
+
+  /** Adds a frame; throws a message for the agent when it does not fit the stream. */
+  push(frame: DecodedFrame, arrival: number): void {
+    if (this.input === null) {
+      this.input = frame.input;
+      this.ring = new FrameRing(this.settings.window, frame.input === 'features' ? this.services.featureDim : KEYPOINT_COUNT * KEYPOINT_VALUES);
+    } else if (frame.input !== this.input) {
+      throw new Error(`stream ${this.id} carries ${this.input}; this frame has ${frame.input}`);
+    }
+    this.ring!.push(frame.values, frame.index, frame.ts ?? Date.now() / 1000);
+    this.newestArrival = arrival;
+    this.sinceAnalysis++;
+    if (this.ring!.size === this.settings.window && this.sinceAnalysis >= this.settings.stride) {
+      this.sinceAnalysis = 0;
+      if (!this.inFlight) return this.run();
+      if (this.again) this.dropped++; // a newer window replaces the one already waiting
+      this.again = true;
+    }
+  }
+
+  /** Counts an analysis that could not be delivered; reported with the next one that is. */
+  countDropped(): void {
+    this.dropped++;
+  }
+
+  /** Stops analysing; returns the ENDs of events still active (the caller writes them). */
+  close(): EventPayloadInput[] {
+    this.closed = true;
+    if (!this.detector || !this.ring || this.ring.size === 0) return [];
+    const newest = this.ring.newest();
+    return this.detector.finish({ ts: newest.ts, index: newest.index });
+  }
+
+  private run(): void {
+    const ring = this.ring!;
+    const frames = ring.size;
+    const raw = ring.window();
+    const data = this.input === 'keypoints' ? computeFeatures(raw, frames) : raw;
+    const newest = ring.newest();
+    const arrival = this.newestArrival;
+    this.inFlight = true;
+    this.services
+      .analyze(frames, data)
+      .then(
+        (scores) => {
+          if (this.closed) return;
+          const result = this.services.result(scores);
+          const delivered = this.services.deliver(this, { result, index: newest.index, frames, latencyMs: performance.now() - arrival, dropped: this.dropped });
+          if (delivered) this.dropped = 0;
+          if (this.detector) {
+            const payloads = this.detector.update({ scores, ts: newest.ts, index: newest.index });
+            if (payloads.length) this.services.emit(this, payloads);
+          }
+        },
+        (err) => {
+          if (this.closed) return;
+          this.dropped++;
+          this.services.failed(this, err);
+        },
+      )
+      .finally(() => {
+        this.inFlight = false;
+        if (this.again && !this.closed) {
+          this.again = false;
+          this.run();
+        }
+      });
+  }
+}

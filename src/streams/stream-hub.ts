@@ -1,0 +1,225 @@
+/**
+ * Every open stream on the server: the limits (per socket, in total), routing of each socket's
+ * messages to its streams, sending results back under back-pressure, and writing server-side
+ * events through the event log. Knows nothing of uWebSockets.js: a socket is a StreamPeer.
+ */
+import type { StreamConfig } from '../config.js';
+import { AppError } from '../errors.js';
+import type { EventLog } from '../events/event-log.js';
+import { recordFromPayload, type EventPayloadInput } from '../events/records.js';
+import { analysisResult, type ModelOutputs, type WindowShape } from '../inference/analysis.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { StreamOpen } from '../contracts/stream.js';
+import { AnalysisStream, type StreamAnalysisResult, type StreamServices, type StreamSettings } from './analysis-stream.js';
+import { decodeBinary, decodeText, StreamMessageError, type DecodedFrame } from './stream-messages.js';
+
+/** One WebSocket, as the hub sees it. */
+export interface StreamPeer {
+  /** Sends a text message; false if the socket is closed or refused it. */
+  send(text: string): boolean;
+  /** Bytes waiting to be sent on this socket. */
+  bufferedBytes(): number;
+  /** Closes the socket (server shutdown). */
+  end(code: number, reason: string): void;
+}
+
+export interface StreamHubDeps {
+  model: ModelOutputs & WindowShape;
+  analyze(frames: number, data: Float32Array): Promise<Float32Array>;
+  events: Pick<EventLog, 'append'>;
+  config: StreamConfig;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export class StreamHub {
+  private readonly connections = new Set<StreamConnection>();
+  openStreams = 0;
+
+  constructor(readonly deps: StreamHubDeps) {}
+
+  connect(peer: StreamPeer): StreamConnection {
+    const connection = new StreamConnection(this, peer);
+    this.connections.add(connection);
+    return connection;
+  }
+
+  forget(connection: StreamConnection): void {
+    this.connections.delete(connection);
+  }
+
+  /** Server shutdown: END active events, then close every socket. */
+  shutdown(): void {
+    for (const connection of [...this.connections]) {
+      connection.closeAll();
+      connection.peer.end(1001, 'server shutting down');
+    }
+  }
+}
+
+/** One socket's streams. */
+export class StreamConnection {
+  private readonly streams = new Map<string, AnalysisStream>();
+  private readonly services: StreamServices;
+
+  constructor(private readonly hub: StreamHub, readonly peer: StreamPeer) {
+    const { model, config, analyze } = hub.deps;
+    this.services = {
+      featureDim: model.featureDim,
+      events: model.events,
+      thresholds: model.thresholds,
+      startAfter: config.startAfter,
+      endAfter: config.endAfter,
+      analyze,
+      result: (scores) => analysisResult(scores, model),
+      deliver: (stream, analysis) => this.deliver(stream, analysis),
+      failed: (stream, err) => this.failed(stream, err),
+      emit: (stream, payloads) => this.emit(stream, payloads),
+    };
+  }
+
+  /** One message from the socket (the buffer is only valid during this call). */
+  onMessage(message: ArrayBuffer, isBinary: boolean): void {
+    const { featureDim } = this.hub.deps.model;
+    try {
+      const decoded = isBinary ? decodeBinary(message, featureDim) : decodeText(Buffer.from(message).toString('utf8'), featureDim);
+      switch (decoded.kind) {
+        case 'frame':
+          return this.onFrame(decoded);
+        case 'open':
+          this.open(decoded.message);
+          return;
+        case 'close':
+          return this.closeStream(decoded.streamId);
+      }
+    } catch (err) {
+      if (!(err instanceof StreamMessageError)) throw err;
+      this.hub.deps.metrics.stream.messageErrors.labels('bad_message').inc();
+      this.notice({ type: 'error', ...(err.streamId ? { stream_id: err.streamId } : {}), code: 'bad_message', detail: err.detail });
+    }
+  }
+
+  /** The socket closed: free its streams (active events END). */
+  onClose(): void {
+    this.closeAll();
+    this.hub.forget(this);
+  }
+
+  closeAll(): void {
+    for (const id of [...this.streams.keys()]) this.closeStream(id, false);
+  }
+
+  private onFrame(frame: DecodedFrame): void {
+    const arrival = performance.now();
+    const stream = this.streams.get(frame.streamId) ?? this.open({ type: 'open', stream_id: frame.streamId }, false);
+    if (!stream) return;
+    this.hub.deps.metrics.stream.frames.inc();
+    try {
+      stream.push(frame, arrival);
+    } catch (err) {
+      this.hub.deps.metrics.stream.messageErrors.labels('bad_message').inc();
+      this.notice({ type: 'error', stream_id: frame.streamId, code: 'bad_message', detail: (err as Error).message });
+    }
+  }
+
+  private open(message: StreamOpen, explicit = true): AnalysisStream | undefined {
+    const { config, model } = this.hub.deps;
+    const id = message.stream_id;
+    const refuse = (code: string, detail: string) => {
+      this.hub.deps.metrics.stream.messageErrors.labels(code).inc();
+      this.notice({ type: 'error', stream_id: id, code, detail });
+      return undefined;
+    };
+    if (this.streams.has(id)) return refuse('bad_message', `stream ${id} is already open`);
+    if (message.window !== undefined && model.windowSize > 0 && message.window !== model.windowSize) {
+      return refuse('bad_message', `window: the model takes ${model.windowSize} frames, got ${message.window}`);
+    }
+    if (this.streams.size >= config.maxPerSocket) return refuse('limit', `at most ${config.maxPerSocket} streams per socket`);
+    if (this.hub.openStreams >= config.maxTotal) return refuse('limit', `the server has its maximum of ${config.maxTotal} open streams`);
+    const settings: StreamSettings = {
+      id,
+      window: model.windowSize || message.window || config.defaultWindow,
+      stride: message.stride ?? config.defaultStride,
+      events: message.events ?? false,
+      probsEvery: message.probs_every ?? config.probsEvery,
+      sessionId: message.session_id ?? id,
+      userId: message.user_id ?? null,
+    };
+    const stream = new AnalysisStream(settings, this.services);
+    this.streams.set(id, stream);
+    this.hub.openStreams++;
+    this.hub.deps.metrics.stream.open.set(this.hub.openStreams);
+    if (explicit) {
+      this.notice({ type: 'opened', stream_id: id, window: settings.window, stride: settings.stride, events: settings.events, probs_every: settings.probsEvery, session_id: settings.sessionId });
+    }
+    return stream;
+  }
+
+  private closeStream(id: string, reply = true): void {
+    const stream = this.streams.get(id);
+    if (!stream) {
+      if (reply) this.notice({ type: 'error', stream_id: id, code: 'unknown_stream', detail: `stream ${id} is not open` });
+      return;
+    }
+    this.streams.delete(id);
+    this.hub.openStreams--;
+    this.hub.deps.metrics.stream.open.set(this.hub.openStreams);
+    const ends = stream.close();
+    if (ends.length) this.emit(stream, ends);
+    if (reply) this.notice({ type: 'closed', stream_id: id });
+  }
+
+  private deliver(stream: AnalysisStream, analysis: StreamAnalysisResult): boolean {
+    const sent = this.sendBounded({
+      type: 'analysis',
+      stream_id: stream.id,
+      index: analysis.index,
+      frames: analysis.frames,
+      latency_ms: Math.round(analysis.latencyMs * 1000) / 1000,
+      dropped: analysis.dropped,
+      ...analysis.result,
+    });
+    this.hub.deps.metrics.stream.analyses.labels(sent ? 'sent' : 'dropped').inc();
+    if (!sent) stream.countDropped();
+    return sent;
+  }
+
+  private failed(stream: AnalysisStream, err: unknown): void {
+    const code = err instanceof AppError ? err.code : 'inference_failed';
+    this.hub.deps.metrics.stream.analyses.labels(code).inc();
+    this.sendBounded({ type: 'error', stream_id: stream.id, code, detail: err instanceof AppError ? err.message : 'analysis failed' });
+  }
+
+  /** Writes each payload like POST /event/payload would (END sends the memo), then tells the socket. */
+  private emit(stream: AnalysisStream, payloads: EventPayloadInput[]): void {
+    const { sessionId, userId } = stream.settings;
+    for (const payload of payloads) {
+      let record;
+      try {
+        record = recordFromPayload({ ...payload, session_id: sessionId, user_id: userId }, Date.now() / 1000);
+      } catch (err) {
+        this.sendBounded({ type: 'error', stream_id: stream.id, code: 'bad_message', detail: (err as Error).message });
+        continue;
+      }
+      this.hub.deps.events.append(record, { alert: payload.type === 'END' }).then(
+        () => this.sendBounded({ type: 'event', stream_id: stream.id, event_id: record.event_id, payload: record.data }),
+        (err: Error) => {
+          this.hub.deps.logger.warn({ stream: stream.id, event: payload.type, reason: err.message }, 'stream event not written');
+          this.sendBounded({ type: 'error', stream_id: stream.id, code: err instanceof AppError ? err.code : 'internal', detail: `event not written: ${err.message}` });
+        },
+      );
+    }
+  }
+
+  /** Sends unless the socket already holds more than the configured bound (a slow consumer). */
+  private sendBounded(message: Record<string, unknown>): boolean {
+    if (this.peer.bufferedBytes() > this.hub.deps.config.maxBackpressureBytes) return false;
+    return this.peer.send(JSON.stringify(message));
+  }
+
+  /** Control replies (opened, closed, errors) are small and always sent. */
+  private notice(message: Record<string, unknown>): void {
+    this.peer.send(JSON.stringify(message));
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The stream hub's back-pressure rule, with a peer whose send buffer the test controls (a real
+ * socket's buffer is hidden behind megabytes of kernel buffers on loopback): analyses are dropped
+ * and counted while the buffer is over the bound, and the next one delivered reports how many.
+ */
+import t from 'tap';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { createMetrics } from '../src/metrics.js';
+import { StreamHub, type StreamPeer } from '../src/streams/stream-hub.js';
+import { encodeBinaryFrame } from '../src/streams/stream-messages.js';
+
+class TestPeer implements StreamPeer {
+  buffered = 0;
+  sent: any[] = [];
+  send(text: string): boolean {
+    this.sent.push(JSON.parse(text));
+    return true;
+  }
+  bufferedBytes(): number {
+    return this.buffered;
+  }
+  end(): void {}
+}
+
+t.test('a slow consumer loses analyses, never memory, and is told how many', async (t) => {
+  const config = loadConfig({ BACKEND_WS_MAX_BACKPRESSURE_BYTES: '4096' });
+  const metrics = createMetrics();
+  const scores = new Float32Array([0.1, 0.2, 0.3]);
+  const hub = new StreamHub({
+    model: { events: ['a', 'b', 'c'], thresholds: [0.5, 0.5, 0.5], featureDim: 4, windowSize: 2 },
+    analyze: async () => scores,
+    events: { append: async () => {} },
+    config: config.stream,
+    metrics,
+    logger: createLogger('silent'),
+  });
+  const peer = new TestPeer();
+  const connection = hub.connect(peer);
+  const frame = (i: number) => connection.onMessage(encodeBinaryFrame('cam', 'features', [1, 2, 3, 4], i, null), true);
+  const settle = () => new Promise((r) => setImmediate(r));
+  connection.onMessage(new TextEncoder().encode(JSON.stringify({ type: 'open', stream_id: 'cam', stride: 1 })).buffer as ArrayBuffer, false);
+
+  frame(0);
+  frame(1);
+  await settle();
+  t.equal(peer.sent.filter((m) => m.type === 'analysis').length, 1, 'delivered while the buffer is small');
+
+  peer.buffered = 10_000;
+  for (let i = 2; i < 7; i++) {
+    frame(i);
+    await settle();
+  }
+  t.equal(peer.sent.filter((m) => m.type === 'analysis').length, 1, 'nothing more is queued while over the bound');
+  const dropped = await metrics.stream.analyses.get();
+  t.equal(dropped.values.find((v) => v.labels.outcome === 'dropped')?.value, 5, 'five analyses dropped and counted');
+
+  peer.buffered = 0;
+  frame(7);
+  await settle();
+  const last = peer.sent.filter((m) => m.type === 'analysis').at(-1);
+  t.equal(last.index, 7);
+  t.equal(last.dropped, 5, 'the next analysis says how many were dropped');
+  t.equal(hub.openStreams, 1);
+  connection.onClose();
+  t.equal(hub.openStreams, 0, 'closing frees the stream');
+});
