@@ -16,6 +16,10 @@ import type { PackedWindow, WindowShape } from './analysis.js';
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact in double up to 1e22
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
+/** Spacing of float32 values by biased exponent (subnormals share exponent 1's spacing). */
+const FLOAT32_ULP = Float64Array.from({ length: 256 }, (_, biased) => 2 ** ((biased === 0 ? 1 : biased) - 150));
+/** How close to a midpoint (in ulps) is too close to trust a double carrying a few ulps of error. */
+const TIE_ZONE = 0.5 - 2 ** -24;
 
 const enum Ch {
   Quote = 34, Comma = 44, Minus = 45, Plus = 43, Dot = 46, Zero = 48, Nine = 57, Colon = 58,
@@ -128,7 +132,8 @@ class Scanner {
     // Beyond 19 significant digits or 1e±22 the double arithmetic below is not tight enough.
     if (digits > 19 || exp10 > 22 || exp10 < -22) return Number(b.toString('latin1', start, p));
     const magnitude = exp10 >= 0 ? mantissa * POW10[exp10]! : mantissa / POW10[-exp10]!;
-    if (nearFloat32Tie(magnitude)) return Number(b.toString('latin1', start, p));
+    // Up to 15 digits the mantissa and 10^k are exact, so the one rounding above is JSON.parse's.
+    if (digits > 15 && nearFloat32Tie(magnitude)) return Number(b.toString('latin1', start, p));
     return negative ? -magnitude : magnitude;
   }
 
@@ -150,14 +155,13 @@ class Scanner {
  */
 function nearFloat32Tie(x: number): boolean {
   f32[0] = x;
-  const f = f32[0]!;
   const bits = u32[0]!;
   const biased = (bits >>> 23) & 0xff;
   if (biased === 0xff) return true; // overflow to Infinity: let the slow path decide
-  let ulp32 = 2 ** ((biased === 0 ? 1 : biased) - 150);
+  let ulp = FLOAT32_ULP[biased]!;
   // Just under a power of two the spacing below f is half the spacing above it.
-  if ((bits & 0x7fffff) === 0 && biased > 1 && x < f) ulp32 /= 2;
-  return Math.abs(x - f) >= ulp32 * (0.5 - 2 ** -24);
+  if ((bits & 0x7fffff) === 0 && biased > 1 && x < f32[0]!) ulp /= 2;
+  return Math.abs(x - f32[0]!) >= ulp * TIE_ZONE;
 }
 
 /** Builds the fast decoder for a model's window shape. */
