@@ -75,7 +75,7 @@ export class StreamConnection {
       result: (scores) => analysisResult(scores, model),
       deliver: (stream, analysis) => this.deliver(stream, analysis),
       failed: (stream, err) => this.failed(stream, err),
-      emit: (stream, payloads) => this.emit(stream, payloads),
+      emit: (stream, payloads) => void this.emit(stream, payloads),
     };
   }
 
@@ -165,9 +165,10 @@ export class StreamConnection {
     this.streams.delete(id);
     this.hub.openStreams--;
     this.hub.deps.metrics.stream.open.set(this.hub.openStreams);
+    // `closed` follows the notices of the ENDs this closing wrote, so a client may hang up on it.
     const ends = stream.close();
-    if (ends.length) this.emit(stream, ends);
-    if (reply) this.notice({ type: 'closed', stream_id: id });
+    const written = ends.length ? this.emit(stream, ends) : Promise.resolve();
+    if (reply) void written.then(() => this.notice({ type: 'closed', stream_id: id }));
   }
 
   private deliver(stream: AnalysisStream, analysis: StreamAnalysisResult): boolean {
@@ -192,8 +193,9 @@ export class StreamConnection {
   }
 
   /** Writes each payload like POST /event/payload would (END sends the memo), then tells the socket. */
-  private emit(stream: AnalysisStream, payloads: EventPayloadInput[]): void {
+  private emit(stream: AnalysisStream, payloads: EventPayloadInput[]): Promise<void> {
     const { sessionId, userId } = stream.settings;
+    const notices: Promise<unknown>[] = [];
     for (const payload of payloads) {
       let record;
       try {
@@ -202,14 +204,16 @@ export class StreamConnection {
         this.sendBounded({ type: 'error', stream_id: stream.id, code: 'bad_message', detail: (err as Error).message });
         continue;
       }
-      this.hub.deps.events.append(record, { alert: payload.type === 'END' }).then(
+      const written = this.hub.deps.events.append(record, { alert: payload.type === 'END' }).then(
         () => this.sendBounded({ type: 'event', stream_id: stream.id, event_id: record.event_id, payload: record.data }),
         (err: Error) => {
           this.hub.deps.logger.warn({ stream: stream.id, event: payload.type, reason: err.message }, 'stream event not written');
           this.sendBounded({ type: 'error', stream_id: stream.id, code: err instanceof AppError ? err.code : 'internal', detail: `event not written: ${err.message}` });
         },
       );
+      notices.push(written);
     }
+    return Promise.all(notices).then(() => undefined);
   }
 
   /** Sends unless the socket already holds more than the configured bound (a slow consumer). */

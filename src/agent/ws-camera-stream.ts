@@ -1,0 +1,150 @@
+/**
+ * One camera's stream on a socket: the open handshake, each frame as JSON or binary (keypoints,
+ * or per-frame features computed here), and what the server answers — analyses, the events it
+ * writes, errors, the close.
+ */
+import type { AnalyzeResponse } from '../contracts/api.js';
+import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
+import { FrameRing } from '../streams/frame-ring.js';
+import { encodeBinaryFrame } from '../streams/stream-messages.js';
+import { AnalysisSchedule } from './analysis-schedule.js';
+import type { CameraFrame } from './camera.js';
+import type { CameraStats } from './camera-stats.js';
+import { eventLine, type AgentContext } from './mode.js';
+
+/** Send times of the last frames, by index (an analysis names the newest frame of its window). */
+const SENT_TIMES_KEPT = 1024;
+/** Error codes that mean the frame or request was refused, not that an analysis failed. */
+const MESSAGE_ERRORS = new Set(['bad_message', 'unknown_stream', 'limit']);
+
+export interface ServerMessage {
+  type?: string;
+  stream_id?: string;
+  [field: string]: unknown;
+}
+
+export class WsCameraStream {
+  private schedule: AnalysisSchedule | null = null;
+  private keypointRing: FrameRing | null = null;
+  private readonly sentAt = new Float64Array(SENT_TIMES_KEPT);
+  /** Analysis failures since the last analysis, whose `dropped` already counts the earlier ones. */
+  private failuresSinceAnswer = 0;
+  private settleOpen: ((error?: Error) => void) | null = null;
+  opened = false;
+  closed = false;
+
+  constructor(private readonly context: AgentContext, readonly stats: CameraStats, private readonly transmit: (data: string | ArrayBuffer) => boolean) {}
+
+  /** Asks the server to open the stream; resolves on `opened`, rejects on a refusal. */
+  open(): Promise<void> {
+    const { stride } = this.context.options;
+    return new Promise<void>((resolve, reject) => {
+      this.settleOpen = (error) => (error ? reject(error) : resolve());
+      this.transmit(JSON.stringify({ type: 'open', stream_id: this.stats.name, stride, events: true, session_id: this.stats.name }));
+    });
+  }
+
+  /** Sends one frame; false when the socket would not take it. */
+  send(frame: CameraFrame): boolean {
+    const { binary, input } = this.context.options;
+    const values = input === 'features' ? this.featuresOf(frame) : frame.keypoints;
+    const id = this.stats.name;
+    const data = binary ? encodeBinaryFrame(id, input, values, frame.index, frame.ts) : JSON.stringify({ stream_id: id, index: frame.index, ts: frame.ts, [input]: input === 'features' ? Array.from(values) : keypointList(values) });
+    if (!this.transmit(data)) return false;
+    this.sentAt[frame.index % SENT_TIMES_KEPT] = performance.now();
+    this.stats.framesSent++;
+    if (this.schedule!.push()) this.stats.expected++;
+    return true;
+  }
+
+  close(): void {
+    this.transmit(JSON.stringify({ type: 'close', stream_id: this.stats.name }));
+  }
+
+  onMessage(message: ServerMessage): void {
+    switch (message.type) {
+      case 'opened':
+        return this.onOpened(message);
+      case 'analysis':
+        return this.onAnalysis(message);
+      case 'event':
+        return this.onEvent(message.payload as Record<string, unknown>);
+      case 'error':
+        return this.onError(String(message.code), String(message.detail));
+      case 'closed':
+        this.closed = true;
+        return;
+    }
+  }
+
+  /** The socket is gone: whatever was still open is lost. */
+  disconnected(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.settleOpen?.(new Error(reason));
+    this.stats.problem('error', reason);
+  }
+
+  private onOpened(message: ServerMessage): void {
+    const window = Number(message.window);
+    this.schedule = new AnalysisSchedule(window, Number(message.stride));
+    if (this.context.options.input === 'features') this.keypointRing = new FrameRing(window, KEYPOINT_COUNT * KEYPOINT_VALUES);
+    this.opened = true;
+    this.settleOpen?.();
+    this.settleOpen = null;
+  }
+
+  private onAnalysis(message: ServerMessage): void {
+    const index = message.index as number | null;
+    const latency = index === null ? null : performance.now() - this.sentAt[index % SENT_TIMES_KEPT]!;
+    this.stats.answer(message as unknown as AnalyzeResponse, latency);
+    this.stats.serverLatency.add(Number(message.latency_ms));
+    this.stats.dropped += Math.max(0, Number(message.dropped) - this.failuresSinceAnswer);
+    this.failuresSinceAnswer = 0;
+  }
+
+  private onEvent(payload: Record<string, unknown>): void {
+    this.stats.event(String(payload.type), typeof payload.event === 'string' ? payload.event : null);
+    if (payload.type !== 'PROBS') this.context.notify(eventLine(this.stats.name, payload));
+  }
+
+  private onError(code: string, detail: string): void {
+    if (this.settleOpen) {
+      this.settleOpen(new Error(`${this.stats.name}: open refused: ${code}: ${detail}`));
+      this.settleOpen = null;
+      this.closed = true;
+      return;
+    }
+    // A failed analysis is also counted in the next analysis's `dropped`; count it once.
+    if (MESSAGE_ERRORS.has(code)) return this.stats.problem('error', `${code}: ${detail}`);
+    this.failuresSinceAnswer++;
+    this.stats.problem('failed', `${code}: ${detail}`);
+  }
+
+  /**
+   * This frame's feature row, computed over the last window of keypoints so that gaps are filled
+   * from the frames before it, as the model saw them in training.
+   */
+  private featuresOf(frame: CameraFrame): Float32Array {
+    const ring = this.keypointRing!;
+    ring.push(frame.keypoints, frame.index, frame.ts);
+    const features = computeFeatures(ring.window(), ring.size);
+    const width = features.length / ring.size;
+    return features.subarray(features.length - width);
+  }
+}
+
+/** 33 × [x, y, z, visibility] with null for a missing value; null when the whole detection dropped. */
+function keypointList(values: Float32Array): (number | null)[][] | null {
+  if (values.every(Number.isNaN)) return null;
+  const points: (number | null)[][] = [];
+  for (let k = 0; k < KEYPOINT_COUNT; k++) {
+    const point: (number | null)[] = [];
+    for (let v = 0; v < KEYPOINT_VALUES; v++) {
+      const value = values[k * KEYPOINT_VALUES + v]!;
+      point.push(Number.isNaN(value) ? null : value);
+    }
+    points.push(point);
+  }
+  return points;
+}
