@@ -141,8 +141,8 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       batcher.close();
       const drained = await http.drain(config.http.shutdownTimeoutMs);
       if (!drained) logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: some requests were still in flight');
-      await pool.close();
       await events.close();
+      await pool.close();
       http.close();
       logger.info('shutdown complete');
     })());

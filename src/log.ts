@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -14,10 +15,14 @@ export const REDACT_PATHS = [
 
 /** The process logger: JSON lines on stdout, secrets redacted. Workers create their own with a `thread` binding. */
 export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
-  return pino({
-    level,
-    base: { pid: process.pid, ...bindings },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  return pino(
+    {
+      level,
+      base: { pid: process.pid, ...bindings },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    // A worker thread's asynchronous buffer is lost when the thread stops; its few lines are written at once.
+    isMainThread ? undefined : pino.destination({ dest: 1, sync: true }),
+  );
 }

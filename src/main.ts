@@ -21,37 +21,51 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-let server: RunningServer;
+let server: RunningServer | undefined;
+let stopSignal: string | null = null;
+
+function shutdownAndExit(running: RunningServer): void {
+  // In-flight requests, then pending Kakao memos, each have their own bound; this one is a last resort.
+  const forced = setTimeout(() => {
+    logger.error('shutdown took too long; exiting');
+    process.exit(1);
+  }, config.http.shutdownTimeoutMs + config.kakao.timeoutMs + 5000);
+  forced.unref();
+  running.shutdown().then(() => process.exit(0), (err) => {
+    logger.error({ err }, 'shutdown failed');
+    process.exit(1);
+  });
+}
+
+// Signal handlers come first: a signal that arrives while the server starts must not kill it
+// half-way (SIGHUP from logrotate) or skip the orderly shutdown (SIGTERM from an orchestrator).
+const stop = (signal: string) => {
+  if (stopSignal) return;
+  stopSignal = signal;
+  logger.info({ signal }, 'signal received');
+  if (server) shutdownAndExit(server);
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+// logrotate moves the file away, then sends SIGHUP: start a new file at the configured path.
+process.on('SIGHUP', () => {
+  logger.info('SIGHUP: reopening the event log');
+  server?.reopenEventLog();
+});
+
 try {
   server = await startServer(config, logger);
 } catch (err) {
   if (err instanceof ModelError) refuseToStart(`MODEL_CHECKPOINT_PATH: ${err.message}`);
   refuseToStart((err as Error).message);
 }
-
-const stop = (signal: string) => {
-  logger.info({ signal }, 'signal received');
-  const forced = setTimeout(() => {
-    logger.error('shutdown took too long; exiting');
-    process.exit(1);
-  }, config.http.shutdownTimeoutMs + 5000);
-  forced.unref();
-  server.shutdown().then(() => process.exit(0), (err) => {
-    logger.error({ err }, 'shutdown failed');
-    process.exit(1);
-  });
-};
-process.once('SIGTERM', () => stop('SIGTERM'));
-process.once('SIGINT', () => stop('SIGINT'));
-// logrotate moves the file away, then sends SIGHUP: start a new file at the configured path.
-process.on('SIGHUP', () => {
-  logger.info('SIGHUP: reopening the event log');
-  server.reopenEventLog();
-});
+if (stopSignal) shutdownAndExit(server);
 
 try {
   await server.ready;
 } catch (err) {
-  await server.shutdown();
-  refuseToStart(`MODEL_CHECKPOINT_PATH: ${(err as Error).message}`);
+  if (!stopSignal) {
+    await server.shutdown();
+    refuseToStart(`MODEL_CHECKPOINT_PATH: ${(err as Error).message}`);
+  }
 }

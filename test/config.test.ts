@@ -74,3 +74,8 @@ t.test('bad values name the variable', async (t) => {
 t.test('an empty BACKEND_EVENT_LOG_JSONL keeps no file', async (t) => {
   t.equal(loadConfig({ BACKEND_EVENT_LOG_JSONL: '' }, empty()).events.logPath, null);
 });
+
+t.test('the README documents every variable', async (t) => {
+  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+  for (const key of Object.keys(ENV_SCHEMA.properties)) t.match(readme, new RegExp(`\\| \`${key}\` \\|`), key);
+});

@@ -40,6 +40,10 @@ export class InferencePool {
   private failure: string | null = null;
   private closing = false;
   private rejectReady?: (err: Error) => void;
+  /** Workers started but not yet done loading the model (stopping one mid-load aborts the process). */
+  private readonly loading = new Set<number>();
+  private readonly reported = new Set<number>();
+  private loadsSettled: (() => void)[] = [];
 
   constructor(private readonly options: InferencePoolOptions) {
     const { inference, modelPath, logLevel, logger } = options;
@@ -58,6 +62,7 @@ export class InferencePool {
     this.ready = new Promise((resolve, reject) => {
       this.rejectReady = reject;
       this.pool.on('message', (status: WorkerStatus) => {
+        this.loadSettled(status.threadId);
         if (status.kind === 'model-loaded') {
           this.loadedThreads.add(status.threadId);
           this.provider = status.provider;
@@ -72,7 +77,11 @@ export class InferencePool {
       });
     });
     this.ready.catch(() => {}); // the failure is also reported through status(); callers await `ready` themselves
+    this.pool.on('workerCreate', (worker: { id: number }) => {
+      if (!this.reported.has(worker.id)) this.loading.add(worker.id);
+    });
     this.pool.on('workerDestroy', (worker: { id: number }) => {
+      this.loadSettled(worker.id);
       const hadModel = this.loadedThreads.delete(worker.id);
       if (this.closing) return;
       if (!hadModel && !this.failure) {
@@ -104,8 +113,23 @@ export class InferencePool {
     return outcome.scores;
   }
 
-  async close(): Promise<void> {
+  /** Stops the workers, after letting any model load in progress finish (bounded by `loadWaitMs`). */
+  async close(loadWaitMs = 10_000): Promise<void> {
     this.closing = true;
+    if (this.loading.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.loadsSettled.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, loadWaitMs))),
+      ]);
+      clearTimeout(timer);
+    }
     await this.pool.close();
+  }
+
+  private loadSettled(threadId: number): void {
+    this.reported.add(threadId);
+    this.loading.delete(threadId);
+    if (this.loading.size === 0) for (const wake of this.loadsSettled.splice(0)) wake();
   }
 }

@@ -3,7 +3,7 @@
  * model, port 0) or as a child process running src/main.ts exactly as `npm start` would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -34,7 +34,7 @@ export function testEnv(dir: string, env: Record<string, string> = {}): Record<s
 
 /** Starts the server in this process and waits until every worker has its model. */
 export async function startTestServer(t: Test, env: Record<string, string> = {}, seams?: ServerSeams): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'behavior-test-'));
+  const dir = tempDir();
   const config = loadConfig(testEnv(dir, { BACKEND_LOG_LEVEL: 'silent', ...env }), dir);
   const server = await startServer(config, createLogger(config.logLevel), seams);
   t.teardown(() => server.shutdown());
@@ -82,7 +82,14 @@ export function spawnServer(env: Record<string, string>, cwd: string): ChildServ
   return { proc, listening, exited, stdout: () => out, stderr: () => err };
 }
 
-/** A temp dir for a child server's files. */
+const tempDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temp dir for a server's files, removed when the test process exits. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'behavior-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'behavior-test-'));
+  tempDirs.push(dir);
+  return dir;
 }

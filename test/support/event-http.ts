@@ -1,0 +1,135 @@
+/**
+ * HTTP helpers for the event-side tests against a running server: requests over a fixed number
+ * of keep-alive connections, many posts at once, /metrics values, the log file's lines and the
+ * memo's local-time stamp.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:net';
+
+export interface Reply {
+  status: number;
+  text: string;
+  json: any;
+  headers: IncomingHttpHeaders;
+}
+
+/** A client for one server with at most `connections` sockets, reused between requests. */
+export class HttpClient {
+  readonly #base: string;
+  readonly #agent: Agent;
+
+  constructor(base: string, connections = 8) {
+    this.#base = base;
+    this.#agent = new Agent({ keepAlive: true, maxSockets: connections });
+  }
+
+  post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    return this.send('POST', path, text, { 'content-type': 'application/json', ...headers });
+  }
+
+  get(path: string, headers: Record<string, string> = {}): Promise<Reply> {
+    return this.send('GET', path, undefined, headers);
+  }
+
+  send(method: string, path: string, body: string | undefined, headers: Record<string, string>): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const req = request(`${this.#base}${path}`, { method, headers, agent: this.#agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, text, json, headers: res.headers });
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** Runs `work` on every item with at most `concurrency` at a time; results in item order. */
+export async function inParallel<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+  return results;
+}
+
+/** The value of one sample in Prometheus text, matched on its exact label set; 0 when absent. */
+export function metricSample(text: string, name: string, labels: Record<string, string> = {}): number {
+  const want = Object.entries(labels).sort().map(([k, v]) => `${k}="${v}"`).join(',');
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = (m[2] ?? '').split(/,(?=\w+=")/).filter(Boolean).sort().join(',');
+    if (got === want) return Number(m[3]);
+  }
+  return 0;
+}
+
+/** Reads one sample from the server's /metrics. */
+export async function metric(client: HttpClient, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const res = await client.get('/metrics');
+  return metricSample(res.text, name, labels);
+}
+
+/** Complete lines of the log (a last line without its newline is torn and left out); [] if there is no file. */
+export function logLines(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const lines = text.split('\n');
+  lines.pop();
+  return lines;
+}
+
+/** The event_id of every line; throws on a line that is not JSON. */
+export function eventIds(lines: readonly string[]): string[] {
+  return lines.map((line) => (JSON.parse(line) as { event_id: string }).event_id);
+}
+
+/** The memo's 수신시각 for a moment, in this process's local time (as the server prints it). */
+export function localStamp(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} / ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** Every stamp a moment in [from, to] can print as. */
+export function localStampsBetween(from: number, to: number): string[] {
+  const stamps = new Set<string>();
+  for (let s = Math.floor(from / 1000); s <= Math.floor(to / 1000); s++) stamps.add(localStamp(s * 1000));
+  return [...stamps];
+}
+
+/** A loopback port with nothing listening on it (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
