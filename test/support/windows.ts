@@ -20,12 +20,14 @@ export function analyzeBody(frames: number[][]): { frames: { index: number; feat
   return { frames: frames.map((features, index) => ({ index, features })) };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+export interface JsonReply {
+  status: number;
+  json: any;
+  headers: Headers;
+}
+
+/** The reply with its body parsed as JSON (or left as text when it is not JSON). */
+async function reply(res: Response): Promise<JsonReply> {
   const text = await res.text();
   let json: unknown;
   try {
@@ -36,14 +38,14 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   return { status: res.status, json, headers: res.headers };
 }
 
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(url, { headers });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, headers: res.headers };
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonReply> {
+  return reply(await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  }));
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<JsonReply> {
+  return reply(await fetch(url, { headers }));
 }
