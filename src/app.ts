@@ -8,6 +8,7 @@ import { createMetrics } from './metrics.js';
 import { EventLog } from './events/event-log.js';
 import { readModelMeta } from './model/model-meta.js';
 import { MicroBatcher } from './inference/batcher.js';
+import { createAnalyzeBodyParser } from './inference/analyze-body.js';
 import { InferencePool } from './inference/pool.js';
 import { HttpServer, UWS_IS_NATIVE } from './http/server.js';
 import { buildOpenApi } from './http/openapi.js';
@@ -77,6 +78,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     logger,
   });
 
+  const decodedBodies = { fast: metrics.inference.decoded.labels('fast'), general: metrics.inference.decoded.labels('general') };
   const modelUnavailable = (): string | null => {
     const s = pool.status();
     if (s.failure) return `the model failed to load: ${s.failure}`;
@@ -105,6 +107,8 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       model,
       analyze: (window) => batcher.submit(window.data, window.frames),
       unavailableReason: modelUnavailable,
+      fastParse: createAnalyzeBodyParser(model),
+      decoded: (decoder) => decodedBodies[decoder].inc(),
     }),
     ...eventRoutes(events),
     ...kakaoDebugRoutes(events),

@@ -23,6 +23,7 @@ export function createMetrics() {
       runTime: new Histogram({ name: 'inference_run_seconds', help: 'session.run time per batch, measured in the worker', buckets: latencyBuckets, registers }),
       rejected: new Counter({ name: 'inference_rejected_total', help: 'Windows refused because the queue was full', registers }),
       failures: new Counter({ name: 'inference_failures_total', help: 'Batches that failed (error or worker crash)', labelNames: ['reason'] as const, registers }),
+      decoded: new Counter({ name: 'analyze_bodies_decoded_total', help: 'Analyze bodies by decoder: fast (straight from the bytes) or general (JSON.parse + schema)', labelNames: ['decoder'] as const, registers }),
     },
     events: {
       written: new Counter({ name: 'event_log_lines_written_total', help: 'Event records written to the JSONL log', registers }),

@@ -62,9 +62,13 @@ t.test('HTTP contract', async (t) => {
   });
 
   t.test('the general path and the fast path give the same answer', async (t) => {
+    const decoded = async (decoder: string) => Number(new RegExp(`analyze_bodies_decoded_total\\{decoder="${decoder}"\\} (\\d+)`).exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+    const [fastBefore, generalBefore] = [await decoded('fast'), await decoded('general')];
     const fast = await analyze(good);
+    t.equal(await decoded('fast'), fastBefore + 1, 'the agents\' body takes the fast decoder');
     // An extra top-level field is legal (ignored) but sends the body down the JSON.parse + schema path.
     const general = await analyze({ ...good, camera: 'cam-1' });
+    t.equal(await decoded('general'), generalBefore + 1, 'an unusual body takes the general one');
     t.equal(general.status, 200);
     t.same(general.json, fast.json);
   });

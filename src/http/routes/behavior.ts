@@ -11,6 +11,8 @@ export interface BehaviorDeps {
   unavailableReason(): string | null;
   /** Optional fast decoder of the request body straight into a packed window. */
   fastParse?: (bytes: Buffer) => PackedWindow | undefined;
+  /** Counts which decoder took a body. */
+  decoded?: (decoder: 'fast' | 'general') => void;
 }
 
 export function behaviorRoutes(deps: BehaviorDeps): RouteSpec<any, any>[] {
@@ -31,7 +33,9 @@ export function behaviorRoutes(deps: BehaviorDeps): RouteSpec<any, any>[] {
       async handler({ body }) {
         const reason = deps.unavailableReason();
         if (reason) throw new AppError('model_unavailable', reason);
-        const window = 'data' in body ? body : packWindow(body, deps.model);
+        const fast = 'data' in body;
+        deps.decoded?.(fast ? 'fast' : 'general');
+        const window = fast ? body : packWindow(body, deps.model);
         const scores = await deps.analyze(window);
         return { json: analysisResult(scores, deps.model) };
       },

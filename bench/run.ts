@@ -1,0 +1,221 @@
+/**
+ * The benchmark: builds the server, runs each scenario against the built server (one fresh process
+ * per scenario) and the baselines in the same run, prints the tables and saves them to bench/out/.
+ *
+ *   npm run bench                               everything (about 9 minutes)
+ *   npm run bench -- --scenario analyze         a group: analyze | events | health | baselines,
+ *                                               or names: analyze-16,event-end,ceiling,bare-uws,naive
+ *   npm run bench -- --scenario memory          the largest load --rounds times (default 3) per server,
+ *                                               RSS after each rest: does memory come back?
+ *   npm run bench -- --duration 5 --connections 16,64 --no-build
+ *   npm run bench -- --scenario analyze-16 --connections 64 --profile
+ *                                               CPU profiles of the server's threads, with their hot spots
+ *                                               (profiling slows the server: not for comparing figures)
+ *
+ * BACKEND_* variables in the environment reach every server started (to try a tuning).
+ * Before each measurement it waits for other processes to quieten, at most --quiet-wait seconds
+ * in all (default 60); the "others CPU %" column shows what ran beside it anyway.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/paths.js';
+import { measureCeiling } from './baselines/ceiling.js';
+import { measureTarget, type RunSettings, type TargetResult } from './measure.js';
+import { memorySoak, type MemorySoak } from './memory.js';
+import { formatHotSpots } from './profile-summary.js';
+import { machineInfo, QuietGate } from './proc-stats.js';
+import { saveResults, toMarkdown, type BenchResults, type CeilingResult } from './report.js';
+import { BARE_ROUTES, MEMORY_SCENARIOS, select, SERVER_SCENARIOS, W60_MODEL_PATH, type ServerScenario } from './scenarios.js';
+import { assertBuilt, BUILT_SERVER, ServerProcess } from './server-process.js';
+
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'all' },
+    duration: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '1,16,64,256' },
+    rest: { type: 'string', default: '5' },
+    'quiet-wait': { type: 'string', default: '60' },
+    'ceiling-seconds': { type: 'string', default: '3' },
+    'no-build': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+  },
+});
+
+const settings: RunSettings = {
+  connections: args.connections.split(',').map(Number),
+  durationSec: Number(args.duration),
+  warmupSec: Number(args.warmup),
+  restSec: Number(args.rest),
+};
+const quiet = new QuietGate(Number(args['quiet-wait']));
+const OUT_DIR = join(PROJECT_ROOT, 'bench', 'out');
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+function build(): void {
+  log('building the server (npm run build)…');
+  const result = spawnSync('npm', ['run', 'build', '--silent'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('npm run build failed');
+}
+
+const bodyCache = new Map<string, string[]>();
+function bodiesOf(scenario: ServerScenario): string[] {
+  let bodies = bodyCache.get(scenario.name);
+  if (!bodies) bodyCache.set(scenario.name, (bodies = scenario.bodies()));
+  return bodies;
+}
+
+/** The built server for a scenario, in its own working directory with a fresh event log. */
+function startServer(scenario: ServerScenario, cwd: string, extraArgs: string[] = []): Promise<ServerProcess> {
+  mkdirSync(cwd, { recursive: true });
+  return ServerProcess.start({
+    name: scenario.name,
+    args: [...extraArgs, BUILT_SERVER],
+    cwd,
+    readyPath: '/ready',
+    env: {
+      BACKEND_HOST: '127.0.0.1', BACKEND_PORT: '0', MODEL_CHECKPOINT_PATH: scenario.modelPath,
+      BACKEND_EVENT_LOG_JSONL: join(cwd, 'events.jsonl'), KAKAO_ACCESS_TOKEN: '',
+    },
+  });
+}
+
+async function runServerScenario(scenario: ServerScenario, workDir: string, profileDir: string): Promise<BenchResults['servers'][number]> {
+  const cwd = join(workDir, scenario.name);
+  const profiling = args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, scenario.name)] : [];
+  const server = await startServer(scenario, cwd, profiling);
+  try {
+    const ready = JSON.parse((await server.get('/ready')).text) as { workers: { expected: number } };
+    const bodies = bodiesOf(scenario);
+    log(`${scenario.name}: server pid ${server.pid}, ${ready.workers.expected} inference workers${bodies.length ? `, bodies ${Math.min(...bodies.map((b) => b.length))}–${Math.max(...bodies.map((b) => b.length))} bytes` : ''}`);
+    const result = await measureTarget({
+      name: scenario.name,
+      server,
+      request: { method: scenario.method, path: scenario.path, bodies },
+      route: scenario.route,
+      eventLog: scenario.countsEvents ? join(cwd, 'events.jsonl') : undefined,
+    }, settings, quiet, log);
+    return { ...result, model: scenario.modelPath.slice(PROJECT_ROOT.length + 1), workers: ready.workers.expected };
+  } finally {
+    await server.stop();
+    if (args.profile) printHotSpots(join(profileDir, scenario.name));
+  }
+}
+
+async function runMemorySoaks(workDir: string): Promise<MemorySoak[]> {
+  const soaks: MemorySoak[] = [];
+  for (const scenario of SERVER_SCENARIOS.filter((s) => MEMORY_SCENARIOS.includes(s.name))) {
+    const server = await startServer(scenario, join(workDir, `memory-${scenario.name}`));
+    log(`memory ${scenario.name}: server pid ${server.pid}`);
+    try {
+      const request = { method: scenario.method, path: scenario.path, bodies: bodiesOf(scenario) };
+      const options = { connections: Math.max(...settings.connections), durationSec: settings.durationSec, restSec: settings.restSec, rounds: Number(args.rounds) };
+      soaks.push(await memorySoak(scenario.name, server, request, options, quiet, log));
+    } finally {
+      await server.stop();
+    }
+  }
+  return soaks;
+}
+
+/** One summary per thread profile (the main thread's first: its name has the lowest thread id). */
+function printHotSpots(dir: string): void {
+  if (!existsSync(dir)) {
+    log(`no profiles in ${dir}`);
+    return;
+  }
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) log(formatHotSpots(join(dir, file), 15));
+}
+
+async function runBaselineServer(name: string, script: string[], loads: { name: string; scenario: ServerScenario }[]): Promise<TargetResult[]> {
+  const server = await ServerProcess.start({ name, args: ['--import', 'tsx', ...script], cwd: PROJECT_ROOT, readyPath: '/health', env: {} });
+  log(`${name}: pid ${server.pid}`);
+  try {
+    const results: TargetResult[] = [];
+    for (const load of loads) {
+      const { method, path } = load.scenario;
+      results.push(await measureTarget({ name: load.name, server, request: { method, path, bodies: bodiesOf(load.scenario) } }, settings, quiet, log));
+    }
+    return results;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function runCeilings(servers: BenchResults['servers'], wanted: boolean): Promise<CeilingResult[]> {
+  const results: CeilingResult[] = [];
+  for (const [scenario, modelPath] of [['analyze-16', BUNDLED_MODEL_PATH], ['analyze-60', W60_MODEL_PATH]] as const) {
+    const server = servers.find((s) => s.name === scenario);
+    if (!server && !wanted) continue;
+    // the batch sizes the server reached, and the usual ones
+    const batches = new Set([1, 8, 16, 32]);
+    for (const level of server?.levels ?? []) if (level.figures?.meanBatch) batches.add(Math.max(1, Math.round(level.figures.meanBatch)));
+    const workers = server?.workers ?? availableParallelism();
+    const sorted = [...batches].sort((a, b) => a - b);
+    log(`ceiling for ${scenario}: ${workers} workers, batches ${sorted.join(', ')}`);
+    const points = await measureCeiling({ modelPath, workers, intraOpThreads: 1, batches: sorted, seconds: Number(args['ceiling-seconds']) });
+    for (const p of points) log(`  batch ${p.batch}: ${Math.round(p.windowsPerSec)} windows/s, ${p.meanRunMs.toFixed(2)} ms per run`);
+    results.push({ scenario, model: modelPath.slice(PROJECT_ROOT.length + 1), workers, points });
+  }
+  return results;
+}
+
+/** How this run was started, for the record. */
+function commandLine(): string {
+  const rest = process.argv.slice(2).join(' ');
+  const script = process.env.npm_lifecycle_event;
+  if (script?.startsWith('bench')) return `npm run ${script}${rest ? ` -- ${rest}` : ''}`;
+  return `tsx bench/run.ts${rest ? ` ${rest}` : ''}`;
+}
+
+function checkSettings(): void {
+  for (const [name, value] of [['connections', settings.connections], ['duration', [settings.durationSec]], ['warmup', [settings.warmupSec]]] as const) {
+    if (!value.every((n) => Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be positive numbers, got ${JSON.stringify(args[name])}`);
+  }
+}
+
+async function main(): Promise<void> {
+  checkSettings();
+  const selection = select(args.scenario);
+  if (!args['no-build']) build();
+  assertBuilt();
+  const startedAt = new Date().toISOString();
+  const workDir = join(OUT_DIR, `work-${startedAt.replace(/[:.]/g, '-')}`);
+  const serverEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BACKEND_'))) as Record<string, string>;
+  const results: BenchResults = {
+    startedAt, finishedAt: '', machine: machineInfo(), settings, serverEnv,
+    command: commandLine(),
+    servers: [], bareUws: [], naive: [], ceilings: [], memory: [],
+  };
+  try {
+    const profileDir = join(OUT_DIR, `profiles-${startedAt.replace(/[:.]/g, '-')}`);
+    for (const scenario of selection.scenarios) results.servers.push(await runServerScenario(scenario, workDir, profileDir));
+    if (selection.baselines.has('bare-uws')) {
+      const loads = BARE_ROUTES.map((r) => ({ name: r.name, scenario: SERVER_SCENARIOS.find((s) => s.name === r.scenario)! }));
+      results.bareUws = await runBaselineServer('bare-uws', ['bench/baselines/bare-uws.ts'], loads);
+    }
+    if (selection.baselines.has('naive')) {
+      const analyze = SERVER_SCENARIOS.find((s) => s.name === 'analyze-16')!;
+      results.naive = await runBaselineServer('naive-node-http', ['bench/baselines/naive-node-http.ts', BUNDLED_MODEL_PATH], [{ name: 'naive-analyze-16', scenario: analyze }]);
+    }
+    results.ceilings = await runCeilings(results.servers, selection.baselines.has('ceiling'));
+    if (selection.memory) results.memory = await runMemorySoaks(workDir);
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  results.finishedAt = new Date().toISOString();
+  const saved = saveResults(results, OUT_DIR);
+  log(`\n${toMarkdown(results)}`);
+  log(`saved ${saved} (and .md)`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,141 @@
+/**
+ * A server under test as a child process: the built backend (dist/src/main.js) or a baseline
+ * server. Each prints a JSON line {"msg":"listening","port":N} on stdout; we wait for it, then
+ * for the ready path to answer 200. Also scrapes /metrics and stops the process cleanly.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { PROJECT_ROOT } from '../src/paths.js';
+import { parsePrometheus, type Scrape } from './server-figures.js';
+
+export const BUILT_SERVER = join(PROJECT_ROOT, 'dist', 'src', 'main.js');
+export const BUILT_INFERENCE_WORKER = join(PROJECT_ROOT, 'dist', 'workers', 'inference.worker.js');
+
+export interface ProcessSpec {
+  name: string;
+  /** Node arguments: a script and its arguments (and loader flags when needed). */
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Polled until 200 after the listening line. */
+  readyPath: string;
+  startTimeoutMs?: number;
+}
+
+/** Environment passed to every child: enough to run, plus the caller's BACKEND_* tuning variables. */
+function childEnv(own: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && (/^(PATH|HOME|LANG|TMPDIR|NODE_OPTIONS|UV_THREADPOOL_SIZE)$/.test(key) || key.startsWith('BACKEND_'))) env[key] = value;
+  }
+  return { ...env, ...own };
+}
+
+export class ServerProcess {
+  private readonly logTail: string[] = [];
+  private readonly exited: Promise<number | null>;
+  private port = 0;
+  private readonly stdoutLines: Interface;
+
+  private constructor(
+    readonly name: string,
+    private readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => chunk.split('\n').filter(Boolean).forEach((l) => this.remember(l)));
+    this.stdoutLines = createInterface({ input: child.stdout! }).on('line', (line) => this.remember(line));
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(spec: ProcessSpec): Promise<ServerProcess> {
+    const child = spawn(process.execPath, spec.args, { cwd: spec.cwd, env: childEnv(spec.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = new ServerProcess(spec.name, child);
+    const timeoutMs = spec.startTimeoutMs ?? 60_000;
+    try {
+      server.port = await server.listeningPort(timeoutMs);
+      await server.waitReady(spec.readyPath, timeoutMs);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw new Error(`${spec.name}: ${(err as Error).message}\n${server.recentLog()}`);
+    }
+    return server;
+  }
+
+  private listeningPort(timeoutMs: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening" line within ${timeoutMs} ms`)), timeoutMs);
+      this.exited.then((code) => reject(new Error(`exited with code ${code} before listening`)));
+      this.stdoutLines.on('line', (line) => {
+        if (!line.includes('"listening"')) return;
+        try {
+          const entry = JSON.parse(line) as { msg?: string; port?: number };
+          if (entry.msg === 'listening' && typeof entry.port === 'number') {
+            clearTimeout(timer);
+            resolve(entry.port);
+          }
+        } catch {
+          // not a JSON log line
+        }
+      });
+    });
+  }
+
+  private remember(line: string): void {
+    this.logTail.push(line);
+    if (this.logTail.length > 40) this.logTail.shift();
+  }
+
+  /** The last lines the process wrote (for error reports). */
+  recentLog(): string {
+    return this.logTail.join('\n');
+  }
+
+  async get(path: string): Promise<{ status: number; text: string }> {
+    const res = await fetch(this.url + path);
+    return { status: res.status, text: await res.text() };
+  }
+
+  async metrics(): Promise<Scrape> {
+    const { status, text } = await this.get('/metrics');
+    if (status !== 200) throw new Error(`${this.name}: /metrics answered ${status}`);
+    return parsePrometheus(text);
+  }
+
+  private async waitReady(path: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        if ((await this.get(path)).status === 200) return;
+      } catch {
+        // not accepting yet
+      }
+      if (Date.now() > deadline) throw new Error(`${path} not 200 within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Refuses to run against a missing or stale build: the benchmark measures dist/, not src/. */
+export function assertBuilt(): void {
+  for (const file of [BUILT_SERVER, BUILT_INFERENCE_WORKER]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first (npm run bench does it for you)`);
+  }
+}
