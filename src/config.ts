@@ -33,10 +33,10 @@ export const ENV_SCHEMA = Type.Object({
   MODEL_CHECKPOINT_PATH: OptStr('ONNX model file (metadata JSON beside it); empty = the bundled models/behavior_lstm.onnx'),
   BACKEND_MODEL_CHECKPOINT_PATH: OptStr('alias of MODEL_CHECKPOINT_PATH (the seed\'s name); MODEL_CHECKPOINT_PATH wins'),
   BACKEND_INFERENCE_DEVICE: Enum(INFERENCE_DEVICES, 'auto', 'auto = CUDA provider when it loads, else CPU; cpu; cuda (fail if CUDA cannot load)'),
-  BACKEND_INFERENCE_WORKERS: Int(0, 0, 256, 'inference worker threads; 0 = one per core'),
+  BACKEND_INFERENCE_WORKERS: Int(0, 0, 256, 'inference worker threads; 0 = one per core but one (the main thread\'s), at least 1'),
   BACKEND_INFERENCE_THREADS: Int(1, 1, 64, 'onnxruntime intra-op threads per worker'),
   BACKEND_BATCH_MAX_SIZE: Int(32, 1, 1024, 'most windows joined into one session.run'),
-  BACKEND_BATCH_MAX_WAIT_MS: Num(1, 0, 1000, 'longest a window waits for others to join its batch (a full batch leaves at once)'),
+  BACKEND_BATCH_MAX_WAIT_MS: Num(0, 0, 1000, 'longest a window waits for others to join its batch when a worker is free (0 = leave at once; batches still fill while workers are busy)'),
   BACKEND_QUEUE_MAX: Int(2048, 1, 1_000_000, 'windows waiting for a worker before /behavior/analyze answers 503'),
   // HTTP
   BACKEND_HOST: Str('0.0.0.0', 'listen address'),
@@ -199,7 +199,9 @@ function buildConfig(e: Env, cwd: string): Config {
     model: { path: modelPath },
     inference: {
       device: e.BACKEND_INFERENCE_DEVICE,
-      workers: e.BACKEND_INFERENCE_WORKERS || Math.max(1, Math.floor(cores / e.BACKEND_INFERENCE_THREADS)),
+      // The main thread (HTTP, decoding, batching) needs a core of its own: measured, two workers on
+      // two cores serve fewer requests than one (bench/RESULTS.md).
+      workers: e.BACKEND_INFERENCE_WORKERS || Math.max(1, Math.floor((cores - 1) / e.BACKEND_INFERENCE_THREADS)),
       intraOpThreads: e.BACKEND_INFERENCE_THREADS,
       maxBatch: e.BACKEND_BATCH_MAX_SIZE,
       maxWaitMs: e.BACKEND_BATCH_MAX_WAIT_MS,

@@ -5,6 +5,7 @@
  * refuses to write to a response that is gone.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { BodyBuffers } from './body-buffers.js';
 import { JSON_TYPE, writeResponse } from './reply.js';
 
 /** The body is over the limit; the rest of it is not read and the connection is closed. */
@@ -30,6 +31,7 @@ export class Exchange {
   aborted = false;
   answered = false;
   private onAbort: (() => void) | null = null;
+  private pooled: { buffers: BodyBuffers; buffer: Buffer } | null = null;
 
   constructor(
     private readonly res: HttpResponse,
@@ -57,25 +59,28 @@ export class Exchange {
   /**
    * Reads the whole body, refusing more than `limit` bytes: a declared Content-Length over the
    * limit is refused before any byte is read; a chunked body is refused as soon as it passes it.
+   * A body of known length lands in a buffer from `buffers`: call releaseBody() once it is decoded.
    */
-  readBody(limit: number): Promise<Buffer> {
+  readBody(limit: number, buffers: BodyBuffers): Promise<Buffer> {
     if (this.contentLength > limit) return Promise.reject(new PayloadTooLargeError(limit));
     return new Promise((resolve, reject) => {
-      // Known length: one exact allocation. Chunked: collect copies (uWS neuters each chunk after the callback).
-      const exact = this.contentLength >= 0 ? Buffer.allocUnsafe(this.contentLength) : null;
+      // Known length: one pooled buffer. Chunked: collect copies (uWS neuters each chunk after the callback).
+      const exact = this.contentLength >= 0 ? buffers.acquire(this.contentLength) : null;
+      if (exact) this.pooled = { buffers, buffer: exact };
       const parts: Buffer[] = [];
       let received = 0;
       let settled = false;
-      this.onAbort = () => {
+      const fail = (err: Error) => {
         settled = true;
-        reject(new AbortedError());
+        this.releaseBody();
+        reject(err);
       };
+      this.onAbort = () => fail(new AbortedError());
       this.res.onData((chunk, isLast) => {
         if (settled) return;
         const bytes = new Uint8Array(chunk);
-        if (received + bytes.byteLength > limit) {
-          settled = true;
-          reject(new PayloadTooLargeError(limit));
+        if (received + bytes.byteLength > limit || (exact && received + bytes.byteLength > this.contentLength)) {
+          fail(new PayloadTooLargeError(limit));
           return;
         }
         if (exact) exact.set(bytes, received);
@@ -87,6 +92,13 @@ export class Exchange {
         }
       });
     });
+  }
+
+  /** Returns the body's buffer to its pool; the bytes must not be used afterwards. */
+  releaseBody(): void {
+    if (!this.pooled) return;
+    this.pooled.buffers.release(this.pooled.buffer);
+    this.pooled = null;
   }
 
   /** Sends a response unless the client is gone or an answer was already sent. */

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { RequestValidationError } from '../validation/fastapi-errors.js';
 import { compileValidator, type Validator } from '../validation/validators.js';
+import { BodyBuffers } from './body-buffers.js';
 import { AbortedError, Exchange, PayloadTooLargeError } from './exchange.js';
 import { corsPolicy, type CorsPolicy } from './reply.js';
 import { parseJsonBody, queryObject } from './request-body.js';
@@ -45,6 +46,8 @@ export class HttpServer {
   private idleWaiters: (() => void)[] = [];
   private readonly cors: CorsPolicy;
   private readonly adminToken: Buffer | null;
+  /** 256 KiB slabs hold the agents' 16- and 60-frame windows; 64 of them cover 64 bodies in flight at once. */
+  private readonly bodyBuffers = new BodyBuffers(256 * 1024, 64);
   private readonly requestCounters = new Map<string, { inc(): void }>();
   private readonly durations = new Map<string, { observe(v: number): void }>();
 
@@ -137,9 +140,15 @@ export class HttpServer {
       ex.watchAbort();
       const validate = route.body!;
       const { fastParse, optional } = route.spec.body;
-      const work = ex.readBody(this.options.config.maxBodyBytes).then((bytes) =>
-        route.spec.handler({ body: parseJsonBody(bytes, validate, fastParse, optional), query, exchange: ex }),
-      );
+      const work = ex.readBody(this.options.config.maxBodyBytes, this.bodyBuffers).then((bytes) => {
+        let body: unknown;
+        try {
+          body = parseJsonBody(bytes, validate, fastParse, optional);
+        } finally {
+          ex.releaseBody(); // decoded (or refused): nothing refers to the bytes any more
+        }
+        return route.spec.handler({ body, query, exchange: ex });
+      });
       this.track(route.spec, ex, work);
     } catch (err) {
       this.fail(route.spec.name, ex, err);

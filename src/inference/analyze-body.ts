@@ -89,30 +89,35 @@ class Scanner {
       negative = true;
       p++;
     }
+    // Digits are folded into one double; `(b[p] | 0) - 48` is a digit when it is 0..9 as unsigned
+    // (the `| 0` makes a read past the end a non-digit instead of NaN).
     let mantissa = 0;
-    let digits = 0;
     let exp10 = 0;
-    let c = b[p]!;
-    if (c === Ch.Zero) {
-      p++;
-    } else if (c > Ch.Zero && c <= Ch.Nine) {
-      while (c >= Ch.Zero && c <= Ch.Nine) {
-        mantissa = mantissa * 10 + (c - Ch.Zero);
-        if (mantissa !== 0) digits++;
-        c = b[++p]!;
-      }
+    let d = (b[p]! | 0) - Ch.Zero;
+    const intStart = p;
+    if (d === 0) {
+      d = (b[++p]! | 0) - Ch.Zero;
+    } else if (d >>> 0 <= 9) {
+      do {
+        mantissa = mantissa * 10 + d;
+        d = (b[++p]! | 0) - Ch.Zero;
+      } while (d >>> 0 <= 9);
     } else throw BAIL;
-    c = b[p]!;
-    if (c === Ch.Dot) {
-      c = b[++p]!;
-      if (!(c >= Ch.Zero && c <= Ch.Nine)) throw BAIL;
-      while (c >= Ch.Zero && c <= Ch.Nine) {
-        mantissa = mantissa * 10 + (c - Ch.Zero);
-        if (mantissa !== 0) digits++;
-        exp10--;
-        c = b[++p]!;
-      }
+    const intIsZero = mantissa === 0;
+    const intDigits = p - intStart;
+    let fracStart = p;
+    if (b[p] === Ch.Dot) {
+      fracStart = ++p;
+      d = (b[p]! | 0) - Ch.Zero;
+      if (d >>> 0 > 9) throw BAIL;
+      do {
+        mantissa = mantissa * 10 + d;
+        d = (b[++p]! | 0) - Ch.Zero;
+      } while (d >>> 0 <= 9);
+      exp10 = fracStart - p;
     }
+    const fracDigits = p - fracStart;
+    let c = b[p]!;
     if (c === Ch.LowerE || c === Ch.UpperE) {
       c = b[++p]!;
       let expNegative = false;
@@ -129,6 +134,8 @@ class Scanner {
       exp10 += expNegative ? -e : e;
     }
     this.pos = p;
+    // Significant digits (an upper bound is enough: it only selects the careful paths below).
+    const digits = intIsZero ? (fracDigits > 15 ? fracDigits - leadingZeros(b, fracStart, p) : fracDigits) : intDigits + fracDigits;
     // Beyond 19 significant digits or 1e±22 the double arithmetic below is not tight enough.
     if (digits > 19 || exp10 > 22 || exp10 < -22) return Number(b.toString('latin1', start, p));
     const magnitude = exp10 >= 0 ? mantissa * POW10[exp10]! : mantissa / POW10[-exp10]!;
@@ -162,6 +169,12 @@ function nearFloat32Tie(x: number): boolean {
   // Just under a power of two the spacing below f is half the spacing above it.
   if ((bits & 0x7fffff) === 0 && biased > 1 && x < f32[0]!) ulp /= 2;
   return Math.abs(x - f32[0]!) >= ulp * TIE_ZONE;
+}
+
+function leadingZeros(b: Buffer, from: number, to: number): number {
+  let i = from;
+  while (i < to && b[i] === Ch.Zero) i++;
+  return i - from;
 }
 
 /** Builds the fast decoder for a model's window shape. */

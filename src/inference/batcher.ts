@@ -108,18 +108,28 @@ export class MicroBatcher {
     });
     this.observer?.batchStarted(batch.length, waits);
     this.running++;
-    this.run({ batch: batch.length, frames, data })
-      .then(
-        (scores) => batch.forEach((p, i) => p.resolve(scores.subarray(i * outputs, (i + 1) * outputs))),
-        (err) => {
-          this.observer?.batchFailed(err instanceof AppError ? err.code : 'error');
-          for (const p of batch) p.reject(err);
-        },
-      )
-      .finally(() => {
-        this.running--;
-        this.schedule();
-      });
+    this.run({ batch: batch.length, frames, data }).then(
+      (scores) => {
+        this.batchDone();
+        batch.forEach((p, i) => p.resolve(scores.subarray(i * outputs, (i + 1) * outputs)));
+      },
+      (err) => {
+        this.batchDone();
+        this.observer?.batchFailed(err instanceof AppError ? err.code : 'error');
+        for (const p of batch) p.reject(err);
+      },
+    );
+  }
+
+  /**
+   * A worker is free: the next batch leaves now if it is due, before this batch's answers are
+   * written, so the worker does not sit idle while the main thread serialises responses.
+   */
+  private batchDone(): void {
+    this.running--;
+    const oldest = this.queue[0];
+    if (oldest && (this.queue.length >= this.options.maxBatch || performance.now() - oldest.enqueuedAt >= this.options.maxWaitMs)) this.flush();
+    else this.schedule();
   }
 
   private clearTimer(): void {

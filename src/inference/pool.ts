@@ -56,7 +56,7 @@ export class InferencePool {
       concurrentTasksPerWorker: 1,
       // 'sync' would park idle workers in Atomics.wait, freezing their event loop before the
       // model (loaded asynchronously) is ready; 'async' waits without blocking it.
-      atomics: 'async',
+      atomics: 'disabled',
       workerData: init,
     });
     this.ready = new Promise((resolve, reject) => {

@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 const require = createRequire(import.meta.url);
-const SWAGGER_DIR: string = require('swagger-ui-dist').getAbsoluteFSPath();
+// Only the folder: the package's index would load the whole UI bundle into the server.
+const SWAGGER_DIR: string = require('swagger-ui-dist/absolute-path.js')();
 
 const ASSETS: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
