@@ -8,6 +8,12 @@
  *   npm run bench -- --scenario memory          the largest load --rounds times (default 3) per server,
  *                                               RSS after each rest: does memory come back?
  *   npm run bench -- --duration 5 --connections 16,64 --no-build
+ *   npm run bench:stream                        the demo agent as load generator (not in "all": about
+ *                                               4 minutes): ws JSON keypoints, ws binary features and
+ *                                               http windows at --cameras (default 8,16,32,64,96) at
+ *                                               30 fps, stride 4, --duration s each (default 10), each
+ *                                               mode until under 99 % of the due analyses are answered
+ *                                               (or the agent sends under 95 % of the nominal frames)
  *   npm run bench -- --scenario analyze-16 --connections 64 --profile
  *                                               CPU profiles of the server's threads, with their hot spots
  *                                               (profiling slows the server: not for comparing figures)
@@ -28,13 +34,15 @@ import { memorySoak, type MemorySoak } from './memory.js';
 import { formatHotSpots } from './profile-summary.js';
 import { machineInfo, QuietGate } from './proc-stats.js';
 import { saveResults, toMarkdown, type BenchResults, type CeilingResult } from './report.js';
-import { BARE_ROUTES, MEMORY_SCENARIOS, select, SERVER_SCENARIOS, W60_MODEL_PATH, type ServerScenario } from './scenarios.js';
+import { BARE_ROUTES, MEMORY_SCENARIOS, select, SERVER_SCENARIOS, W60_MODEL_PATH, type ServerScenario, type StreamMode } from './scenarios.js';
 import { assertBuilt, BUILT_SERVER, ServerProcess } from './server-process.js';
+import { measureStreamMode, type StreamResult, type StreamRun, type StreamSettings } from './stream.js';
 
 const { values: args } = parseArgs({
   options: {
     scenario: { type: 'string', default: 'all' },
-    duration: { type: 'string', default: '8' },
+    // 8 s per autocannon measurement, 10 s per stream level
+    duration: { type: 'string' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '1,16,64,256' },
     rest: { type: 'string', default: '5' },
@@ -43,14 +51,24 @@ const { values: args } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
+    cameras: { type: 'string', default: '8,16,32,64,96' },
   },
 });
 
 const settings: RunSettings = {
   connections: args.connections.split(',').map(Number),
-  durationSec: Number(args.duration),
+  durationSec: Number(args.duration ?? 8),
   warmupSec: Number(args.warmup),
   restSec: Number(args.rest),
+};
+const streamSettings: StreamSettings = {
+  cameras: args.cameras.split(',').map(Number),
+  fps: 30,
+  stride: 4,
+  durationSec: Number(args.duration ?? 10),
+  warmupSec: settings.warmupSec,
+  minAnsweredShare: 0.99,
+  minSentShare: 0.95,
 };
 const quiet = new QuietGate(Number(args['quiet-wait']));
 const OUT_DIR = join(PROJECT_ROOT, 'bench', 'out');
@@ -70,7 +88,7 @@ function bodiesOf(scenario: ServerScenario): string[] {
 }
 
 /** The built server for a scenario, in its own working directory with a fresh event log. */
-function startServer(scenario: ServerScenario, cwd: string, extraArgs: string[] = []): Promise<ServerProcess> {
+function startServer(scenario: Pick<ServerScenario, 'name' | 'modelPath'>, cwd: string, extraArgs: string[] = []): Promise<ServerProcess> {
   mkdirSync(cwd, { recursive: true });
   return ServerProcess.start({
     name: scenario.name,
@@ -122,6 +140,20 @@ async function runMemorySoaks(workDir: string): Promise<MemorySoak[]> {
   return soaks;
 }
 
+/** Every selected stream mode against one server, the agent in this process as the load generator. */
+async function runStreams(modes: StreamMode[], workDir: string): Promise<StreamRun> {
+  const server = await startServer({ name: 'stream', modelPath: BUNDLED_MODEL_PATH }, join(workDir, 'stream'));
+  try {
+    const ready = JSON.parse((await server.get('/ready')).text) as { workers: { expected: number } };
+    log(`stream: server pid ${server.pid}, ${ready.workers.expected} inference workers, cameras ${streamSettings.cameras.join(', ')}`);
+    const results: StreamResult[] = [];
+    for (const mode of modes) results.push(await measureStreamMode(server, mode, streamSettings, quiet, log));
+    return { settings: streamSettings, model: BUNDLED_MODEL_PATH.slice(PROJECT_ROOT.length + 1), workers: ready.workers.expected, modes: results };
+  } finally {
+    await server.stop();
+  }
+}
+
 /** One summary per thread profile (the main thread's first: its name has the lowest thread id). */
 function printHotSpots(dir: string): void {
   if (!existsSync(dir)) {
@@ -154,12 +186,16 @@ async function runCeilings(servers: BenchResults['servers'], wanted: boolean): P
     // the batch sizes the server reached, and the usual ones
     const batches = new Set([1, 8, 16, 32]);
     for (const level of server?.levels ?? []) if (level.figures?.meanBatch) batches.add(Math.max(1, Math.round(level.figures.meanBatch)));
-    const workers = server?.workers ?? availableParallelism();
     const sorted = [...batches].sort((a, b) => a - b);
-    log(`ceiling for ${scenario}: ${workers} workers, batches ${sorted.join(', ')}`);
-    const points = await measureCeiling({ modelPath, workers, intraOpThreads: 1, batches: sorted, seconds: Number(args['ceiling-seconds']) });
-    for (const p of points) log(`  batch ${p.batch}: ${Math.round(p.windowsPerSec)} windows/s, ${p.meanRunMs.toFixed(2)} ms per run`);
-    results.push({ scenario, model: modelPath.slice(PROJECT_ROOT.length + 1), workers, points });
+    // The server's own worker count (the issue's definition), and every core busy with inference
+    // (what the machine could do with no HTTP at all) when that differs.
+    const counts = new Set([server?.workers ?? availableParallelism(), availableParallelism()]);
+    for (const workers of counts) {
+      log(`ceiling for ${scenario}: ${workers} workers, batches ${sorted.join(', ')}`);
+      const points = await measureCeiling({ modelPath, workers, intraOpThreads: 1, batches: sorted, seconds: Number(args['ceiling-seconds']) });
+      for (const p of points) log(`  batch ${p.batch}: ${Math.round(p.windowsPerSec)} windows/s, ${p.meanRunMs.toFixed(2)} ms per run`);
+      results.push({ scenario, model: modelPath.slice(PROJECT_ROOT.length + 1), workers, points });
+    }
   }
   return results;
 }
@@ -173,7 +209,8 @@ function commandLine(): string {
 }
 
 function checkSettings(): void {
-  for (const [name, value] of [['connections', settings.connections], ['duration', [settings.durationSec]], ['warmup', [settings.warmupSec]]] as const) {
+  const checked = [['connections', settings.connections], ['cameras', streamSettings.cameras], ['duration', [settings.durationSec, streamSettings.durationSec]], ['warmup', [settings.warmupSec]]] as const;
+  for (const [name, value] of checked) {
     if (!value.every((n) => Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be positive numbers, got ${JSON.stringify(args[name])}`);
   }
 }
@@ -189,7 +226,7 @@ async function main(): Promise<void> {
   const results: BenchResults = {
     startedAt, finishedAt: '', machine: machineInfo(), settings, serverEnv,
     command: commandLine(),
-    servers: [], bareUws: [], naive: [], ceilings: [], memory: [],
+    servers: [], bareUws: [], naive: [], ceilings: [], memory: [], stream: null,
   };
   try {
     const profileDir = join(OUT_DIR, `profiles-${startedAt.replace(/[:.]/g, '-')}`);
@@ -204,6 +241,7 @@ async function main(): Promise<void> {
     }
     results.ceilings = await runCeilings(results.servers, selection.baselines.has('ceiling'));
     if (selection.memory) results.memory = await runMemorySoaks(workDir);
+    if (selection.streams.length) results.stream = await runStreams(selection.streams, workDir);
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@
  * and the names a user can pick with --scenario.
  */
 import { join } from 'node:path';
+import type { AgentOptions } from '../src/agent/options.js';
 import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/paths.js';
 import { analyzeBodies, eventBodies } from './bodies.js';
 
@@ -35,6 +36,19 @@ export const BARE_ROUTES: readonly { name: string; scenario: string }[] = [
   { name: 'bare-event', scenario: 'event-probs' },
 ];
 
+/** The streaming benchmark's modes: the demo agent's ways of feeding the server, run at rising camera counts. */
+export interface StreamMode {
+  name: string;
+  description: string;
+  agent: Pick<AgentOptions, 'mode' | 'input' | 'binary'>;
+}
+
+export const STREAM_MODES: readonly StreamMode[] = [
+  { name: 'stream-ws-keypoints', description: 'WebSocket, JSON keypoints (the server computes features)', agent: { mode: 'ws', input: 'keypoints', binary: false } },
+  { name: 'stream-ws-features', description: 'WebSocket, binary per-frame features', agent: { mode: 'ws', input: 'features', binary: true } },
+  { name: 'stream-http', description: 'HTTP, a 16-frame window POSTed to /behavior/analyze every 4 frames', agent: { mode: 'http', input: 'keypoints', binary: false } },
+];
+
 export type BaselineName = 'ceiling' | 'bare-uws' | 'naive';
 
 /** The scenarios whose servers the memory soak loads (not part of "all": it adds a few minutes). */
@@ -44,6 +58,7 @@ export interface Selection {
   scenarios: ServerScenario[];
   baselines: Set<BaselineName>;
   memory: boolean;
+  streams: StreamMode[];
 }
 
 const GROUPS: Record<string, { scenarios: string[]; baselines: BaselineName[] }> = {
@@ -54,11 +69,12 @@ const GROUPS: Record<string, { scenarios: string[]; baselines: BaselineName[] }>
   baselines: { scenarios: [], baselines: ['ceiling', 'bare-uws', 'naive'] },
 };
 
-/** "all", a group, a scenario or a baseline name, or several joined by commas. */
+/** "all", a group, a scenario or a baseline name, "memory", "stream" or a stream mode, or several joined by commas. */
 export function select(spec: string): Selection {
   const scenarios = new Set<string>();
   const baselines = new Set<BaselineName>();
   let memory = false;
+  const streams = new Set<string>();
   for (const name of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const group = GROUPS[name];
     if (group) {
@@ -67,10 +83,12 @@ export function select(spec: string): Selection {
     } else if (SERVER_SCENARIOS.some((s) => s.name === name)) scenarios.add(name);
     else if (name === 'ceiling' || name === 'bare-uws' || name === 'naive') baselines.add(name);
     else if (name === 'memory') memory = true;
+    else if (name === 'stream') STREAM_MODES.forEach((m) => streams.add(m.name));
+    else if (STREAM_MODES.some((m) => m.name === name)) streams.add(name);
     else {
-      const known = [...Object.keys(GROUPS), ...SERVER_SCENARIOS.map((s) => s.name), 'ceiling', 'bare-uws', 'naive', 'memory'];
+      const known = [...Object.keys(GROUPS), ...SERVER_SCENARIOS.map((s) => s.name), 'ceiling', 'bare-uws', 'naive', 'memory', 'stream', ...STREAM_MODES.map((m) => m.name)];
       throw new Error(`unknown scenario "${name}"; one of: ${known.join(', ')}`);
     }
   }
-  return { scenarios: SERVER_SCENARIOS.filter((s) => scenarios.has(s.name)), baselines, memory };
+  return { scenarios: SERVER_SCENARIOS.filter((s) => scenarios.has(s.name)), baselines, memory, streams: STREAM_MODES.filter((m) => streams.has(m.name)) };
 }

@@ -17,7 +17,7 @@ export function parsePrometheus(text: string): Scrape {
 }
 
 /** Sum over every series of `name` whose labels include `labelPart` (e.g. 'route="health"'). */
-function total(scrape: Scrape, name: string, labelPart = ''): number {
+export function total(scrape: Scrape, name: string, labelPart = ''): number {
   let sum = 0;
   for (const [key, value] of scrape) {
     const brace = key.indexOf('{');

@@ -40,7 +40,7 @@ export function createMetrics() {
     stream: {
       open: new Gauge({ name: 'stream_open', help: 'Open analysis streams', registers }),
       frames: new Counter({ name: 'stream_frames_total', help: 'Frames received on streams', registers }),
-      analyses: new Counter({ name: 'stream_analyses_total', help: 'Stream analyses by outcome', labelNames: ['outcome'] as const, registers }),
+      analyses: new Counter({ name: 'stream_analyses_total', help: 'Stream analyses by outcome: sent, dropped (slow consumer), superseded (a newer window took its turn), or the error code', labelNames: ['outcome'] as const, registers }),
       messageErrors: new Counter({ name: 'stream_message_errors_total', help: 'Stream messages rejected, by reason', labelNames: ['reason'] as const, registers }),
     },
   };

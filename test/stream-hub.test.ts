@@ -65,3 +65,36 @@ t.test('a slow consumer loses analyses, never memory, and is told how many', asy
   connection.onClose();
   t.equal(hub.openStreams, 0, 'closing frees the stream');
 });
+
+t.test('a stream that falls behind analyses its newest window and counts the ones it skipped', async (t) => {
+  const config = loadConfig({});
+  const metrics = createMetrics();
+  const pending: ((scores: Float32Array) => void)[] = [];
+  const hub = new StreamHub({
+    model: { events: ['a'], thresholds: [0.5], featureDim: 2, windowSize: 2 },
+    analyze: () => new Promise((resolve) => pending.push(resolve)),
+    events: { append: async () => {} },
+    config: config.stream,
+    metrics,
+    logger: createLogger('silent'),
+  });
+  const peer = new TestPeer();
+  const connection = hub.connect(peer);
+  const frame = (i: number) => connection.onMessage(encodeBinaryFrame('cam', 'features', [i, i], i, null), true);
+  connection.onMessage(new TextEncoder().encode(JSON.stringify({ type: 'open', stream_id: 'cam', stride: 1 })).buffer as ArrayBuffer, false);
+
+  frame(0);
+  frame(1); // window full: analysis 1 starts and stays in flight
+  for (let i = 2; i < 6; i++) frame(i); // four more windows are due; only the newest will run
+  t.equal(pending.length, 1, 'one analysis in flight per stream');
+  pending.shift()!(new Float32Array([0.1]));
+  await new Promise((r) => setImmediate(r));
+  t.equal(pending.length, 1, 'the newest waiting window runs next');
+  pending.shift()!(new Float32Array([0.2]));
+  await new Promise((r) => setImmediate(r));
+  const analyses = peer.sent.filter((m) => m.type === 'analysis');
+  t.same(analyses.map((a) => a.index), [1, 5], 'frame 1, then the newest frame');
+  t.equal(analyses[0].dropped + analyses[1].dropped, 3, 'the three windows skipped are reported to the agent');
+  const counted = (await metrics.stream.analyses.get()).values.find((v) => v.labels.outcome === 'superseded')?.value;
+  t.equal(counted, 3, 'and counted in /metrics');
+});

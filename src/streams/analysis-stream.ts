@@ -34,6 +34,8 @@ export interface StreamServices {
   /** Delivers an analysis to the socket; false when it had to be dropped. */
   deliver(stream: AnalysisStream, analysis: StreamAnalysisResult): boolean;
   failed(stream: AnalysisStream, err: unknown): void;
+  /** A window waiting for its turn was replaced by a newer one (the stream is behind). */
+  superseded(stream: AnalysisStream): void;
   /** Writes server-side events (in order) as if the agent had posted them. */
   emit(stream: AnalysisStream, payloads: EventPayloadInput[]): void;
 }
@@ -81,7 +83,11 @@ export class AnalysisStream {
     if (this.ring!.size === this.settings.window && this.sinceAnalysis >= this.settings.stride) {
       this.sinceAnalysis = 0;
       if (!this.inFlight) return this.run();
-      if (this.again) this.dropped++; // a newer window replaces the one already waiting
+      if (this.again) {
+        // a newer window replaces the one already waiting
+        this.dropped++;
+        this.services.superseded(this);
+      }
       this.again = true;
     }
   }

@@ -75,6 +75,7 @@ export class StreamConnection {
       result: (scores) => analysisResult(scores, model),
       deliver: (stream, analysis) => this.deliver(stream, analysis),
       failed: (stream, err) => this.failed(stream, err),
+      superseded: () => hub.deps.metrics.stream.analyses.labels('superseded').inc(),
       emit: (stream, payloads) => void this.emit(stream, payloads),
     };
   }
