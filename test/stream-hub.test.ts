@@ -23,23 +23,29 @@ class TestPeer implements StreamPeer {
   end(): void {}
 }
 
-t.test('a slow consumer loses analyses, never memory, and is told how many', async (t) => {
-  const config = loadConfig({ BACKEND_WS_MAX_BACKPRESSURE_BYTES: '4096' });
+
+/** A hub over a model of `events` (featureDim 2, window 2) with one stream 'cam' open at stride 1. */
+function openStream(env: Record<string, string>, events: string[], analyze: () => Promise<Float32Array>) {
   const metrics = createMetrics();
-  const scores = new Float32Array([0.1, 0.2, 0.3]);
   const hub = new StreamHub({
-    model: { events: ['a', 'b', 'c'], thresholds: [0.5, 0.5, 0.5], featureDim: 4, windowSize: 2 },
-    analyze: async () => scores,
+    model: { events, thresholds: events.map(() => 0.5), featureDim: 2, windowSize: 2 },
+    analyze,
     events: { append: async () => {} },
-    config: config.stream,
+    config: loadConfig(env).stream,
     metrics,
     logger: createLogger('silent'),
   });
   const peer = new TestPeer();
   const connection = hub.connect(peer);
-  const frame = (i: number) => connection.onMessage(encodeBinaryFrame('cam', 'features', [1, 2, 3, 4], i, null), true);
-  const settle = () => new Promise((r) => setImmediate(r));
   connection.onMessage(new TextEncoder().encode(JSON.stringify({ type: 'open', stream_id: 'cam', stride: 1 })).buffer as ArrayBuffer, false);
+  const frame = (i: number) => connection.onMessage(encodeBinaryFrame('cam', 'features', [i, i], i, null), true);
+  return { hub, peer, connection, metrics, frame };
+}
+
+t.test('a slow consumer loses analyses, never memory, and is told how many', async (t) => {
+  const scores = new Float32Array([0.1, 0.2, 0.3]);
+  const { hub, peer, connection, metrics, frame } = openStream({ BACKEND_WS_MAX_BACKPRESSURE_BYTES: '4096' }, ['a', 'b', 'c'], async () => scores);
+  const settle = () => new Promise((r) => setImmediate(r));
 
   frame(0);
   frame(1);
@@ -67,21 +73,8 @@ t.test('a slow consumer loses analyses, never memory, and is told how many', asy
 });
 
 t.test('a stream that falls behind analyses its newest window and counts the ones it skipped', async (t) => {
-  const config = loadConfig({});
-  const metrics = createMetrics();
   const pending: ((scores: Float32Array) => void)[] = [];
-  const hub = new StreamHub({
-    model: { events: ['a'], thresholds: [0.5], featureDim: 2, windowSize: 2 },
-    analyze: () => new Promise((resolve) => pending.push(resolve)),
-    events: { append: async () => {} },
-    config: config.stream,
-    metrics,
-    logger: createLogger('silent'),
-  });
-  const peer = new TestPeer();
-  const connection = hub.connect(peer);
-  const frame = (i: number) => connection.onMessage(encodeBinaryFrame('cam', 'features', [i, i], i, null), true);
-  connection.onMessage(new TextEncoder().encode(JSON.stringify({ type: 'open', stream_id: 'cam', stride: 1 })).buffer as ArrayBuffer, false);
+  const { peer, metrics, frame } = openStream({}, ['a'], () => new Promise((resolve) => pending.push(resolve)));
 
   frame(0);
   frame(1); // window full: analysis 1 starts and stays in flight
