@@ -187,7 +187,9 @@ export class HttpServer {
       const retry = err.retryAfterSeconds;
       if (retry !== undefined) headers = { 'Retry-After': String(retry) };
       if (err.code === 'unauthorized') headers = { 'WWW-Authenticate': 'Bearer' };
-      if (status >= 500) this.options.logger.warn({ route: routeName, code: err.code, reason: err.message }, 'request failed');
+      // 503s (overload, backlog, loading, shutdown) are counted, not logged: a line per refused
+      // request would add work exactly when the server has none to spare.
+      if (status === 500) this.options.logger.warn({ route: routeName, code: err.code, reason: err.message }, 'request failed');
     } else if (err instanceof PayloadTooLargeError) {
       status = 413;
       body = JSON.stringify({ detail: err.message });

@@ -84,15 +84,17 @@ export class MicroBatcher {
     this.observer?.queueDepth(this.queue.length);
   }
 
-  /** The oldest window and the next ones of the same length, up to maxBatch. */
+  /** The oldest window and the next ones of the same length, up to maxBatch; the rest keep their order. */
   private takeBatch(): Pending[] {
     const frames = this.queue[0]!.frames;
-    const { maxBatch } = this.options;
-    if (this.queue.every((p) => p.frames === frames)) return this.queue.splice(0, maxBatch);
     const batch: Pending[] = [];
-    const rest: Pending[] = [];
-    for (const p of this.queue) (p.frames === frames && batch.length < maxBatch ? batch : rest).push(p);
-    this.queue = rest;
+    const others: Pending[] = [];
+    let i = 0;
+    for (; i < this.queue.length && batch.length < this.options.maxBatch; i++) {
+      const pending = this.queue[i]!;
+      (pending.frames === frames ? batch : others).push(pending);
+    }
+    this.queue = others.length ? [...others, ...this.queue.slice(i)] : this.queue.slice(i);
     return batch;
   }
 

@@ -36,8 +36,13 @@ export interface StreamHubDeps {
 export class StreamHub {
   private readonly connections = new Set<StreamConnection>();
   openStreams = 0;
+  /** The per-analysis outcome counters, looked up once rather than by label on every analysis. */
+  readonly outcomes;
 
-  constructor(readonly deps: StreamHubDeps) {}
+  constructor(readonly deps: StreamHubDeps) {
+    const analyses = deps.metrics.stream.analyses;
+    this.outcomes = { sent: analyses.labels('sent'), dropped: analyses.labels('dropped'), superseded: analyses.labels('superseded') };
+  }
 
   connect(peer: StreamPeer): StreamConnection {
     const connection = new StreamConnection(this, peer);
@@ -75,7 +80,7 @@ export class StreamConnection {
       result: (scores) => analysisResult(scores, model),
       deliver: (stream, analysis) => this.deliver(stream, analysis),
       failed: (stream, err) => this.failed(stream, err),
-      superseded: () => hub.deps.metrics.stream.analyses.labels('superseded').inc(),
+      superseded: () => hub.outcomes.superseded.inc(),
       emit: (stream, payloads) => void this.emit(stream, payloads),
     };
   }
@@ -182,7 +187,7 @@ export class StreamConnection {
       dropped: analysis.dropped,
       ...analysis.result,
     });
-    this.hub.deps.metrics.stream.analyses.labels(sent ? 'sent' : 'dropped').inc();
+    (sent ? this.hub.outcomes.sent : this.hub.outcomes.dropped).inc();
     if (!sent) stream.countDropped();
     return sent;
   }
