@@ -67,6 +67,11 @@ export class AppError extends Error {
   }
 }
 
+/** The message of anything thrown (an Error's message, else its text). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Compile-time exhaustiveness for discriminated unions; at run time an unknown tag is a bug. */
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);

@@ -10,6 +10,9 @@ import { recordFromPayload, recordFromStructured, serializeRecord, type EventRec
 import { createMetrics } from '../src/metrics.js';
 import { captureLogger, eventOptions, metricValue, waitFor } from './support/event-options.js';
 
+/** The recent list as records: what GET /event/recent answers. */
+const recent = (log: EventLog, limit: number): EventRecord[] => JSON.parse(log.recentJson(limit));
+
 const silent = pino({ level: 'silent' });
 const root = mkdtempSync(join(tmpdir(), 'event-log-'));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
@@ -58,9 +61,9 @@ t.test('thousands of concurrent appends: one valid line each, no loss, no duplic
   t.same(new Set(ids), new Set(records.map((r) => r.event_id)), 'no loss');
   t.same(new Set(lines), new Set(records.map(serializeRecord)), 'each line is the serialized record');
 
-  t.same(log.recent(50).map((r) => r.event_id), ids.slice(-50), 'recent holds the last records in log order');
+  t.same(recent(log, 50).map((r) => r.event_id), ids.slice(-50), 'recent holds the last records in log order');
   t.same(JSON.parse(log.recentJson(3)), lines.slice(-3).map((l) => JSON.parse(l)));
-  t.same(log.recent(0), []);
+  t.same(recent(log, 0), []);
   t.equal(await metricValue(metrics, 'event_log_lines_written_total'), records.length);
   const batches = Number(/event_log_write_batch_lines_count (\d+)/.exec(await metrics.registry.getSingleMetricAsString('event_log_write_batch_lines'))![1]);
   t.ok(batches <= 50, `appends of one turn share one write (${batches} writes for 50 bursts)`);
@@ -173,7 +176,7 @@ t.test('start refills recent from the tail, skipping and reporting a torn last l
   writeFileSync(path, `${old.map(serializeRecord).join('\n')}\nnot json at all\n${serializeRecord(last)}\n${torn}`);
   const { logger, records } = captureLogger();
   const log = await EventLog.open(eventOptions(dir, { events: { keepRecent: 5 } }), logger, createMetrics());
-  t.same(log.recent(100).map((r) => r.event_id), [old[27]!, old[28]!, old[29]!, last].map((r) => r.event_id),
+  t.same(recent(log, 100).map((r) => r.event_id), [old[27]!, old[28]!, old[29]!, last].map((r) => r.event_id),
     'the last five lines hold four records and one invalid line');
   const report = records.find((r) => r.msg === 'event log tail had lines that were skipped');
   t.match(report, { torn_last_line_bytes: Buffer.byteLength(torn), invalid_lines: 1 });
@@ -194,7 +197,7 @@ t.test('restart refills recent with what the previous run wrote', async (t) => {
   await Promise.all(written.map((r) => first.append(r)));
   await first.close();
   const second = await EventLog.open(options, silent, createMetrics());
-  t.same(second.recent(10).map((r) => r.event_id), written.slice(-10).map((r) => r.event_id));
+  t.same(recent(second, 10).map((r) => r.event_id), written.slice(-10).map((r) => r.event_id));
   t.equal(second.recentJson(1), `[${serializeRecord(written[24]!)}]`, 'recentJson serves the bytes of the log');
   await second.close();
 });
@@ -203,7 +206,7 @@ t.test('with no log file, appends succeed and recent still works', async (t) => 
   const log = await EventLog.open(eventOptions(newDir(), { events: { logPath: null } }), silent, createMetrics());
   const record = recordFromStructured({ timestamp: '2026-11-29T08:35:47Z', event_type: 'note', data: { a: 1 } });
   await log.append(record);
-  t.same(log.recent(5), [record]);
+  t.same(recent(log, 5), [record]);
   t.equal(log.readiness(), null);
   await log.close();
 });

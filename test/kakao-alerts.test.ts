@@ -196,6 +196,19 @@ t.test('cooldown per (session, event): a flapping camera sends one memo', async 
   t.same(standin.deliveredMemos().map((m) => m.split('\n')[1]), ['- 최종 이벤트 : fall', '- 최종 이벤트 : fight', '- 최종 이벤트 : fall']);
 });
 
+t.test('an alert dropped because the queue is full does not start its cooldown', async (t) => {
+  const { log, standin, metrics } = await rig(t, (s) => ({ accessToken: s.issueAccessToken(), cooldownSec: 600, timeoutMs: 120_000 }));
+  const answer = standin.hold('memo');
+  // One memo in flight (held) and 100 waiting fill the alert queue; the next one is dropped.
+  for (let i = 0; i <= 101; i++) await log.append(end({ session_id: `cam-${i}` }), { alert: true });
+  await waitFor(async () => (await metricValue(metrics, 'kakao_alerts_undelivered_total', { reason: 'queue_full' })) === 1, 'one alert refused for a full queue');
+  answer();
+  await waitFor(() => standin.deliveredMemos().length === 101, 'the queued memos');
+  await log.append(end({ session_id: 'cam-101' }), { alert: true });
+  await waitFor(() => standin.deliveredMemos().length === 102, 'the dropped camera\'s next END');
+  t.equal(await metricValue(metrics, 'kakao_alerts_undelivered_total', { reason: 'cooldown' }), 0, 'no cooldown from an alert that was never sent');
+});
+
 t.test('a slow Kakao never holds back an acknowledgement', async (t) => {
   const { log, standin } = await rig(t, (s) => ({ accessToken: s.issueAccessToken(), timeoutMs: 120_000 }));
   // Kakao takes the memo and does not answer until the test says so.

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KakaoCounter, WriterIn, WriterInit, WriterOut, KakaoDebugCall } from '../src/contracts/writer.js';
-import { assertNever } from '../src/errors.js';
+import { assertNever, errorMessage } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
 import { NullSink, type EventSink } from './writer/event-sink.js';
 import { JsonlSink } from './writer/jsonl-sink.js';
@@ -49,7 +49,7 @@ port.on('message', (message: WriterIn) => {
   try {
     handle(message);
   } catch (err) {
-    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'bug: the writer thread could not handle a message');
+    logger.error({ err: errorMessage(err) }, 'bug: the writer thread could not handle a message');
   }
 });
 post({ type: 'ready', tail: tail.lines, tornBytes: tail.torn?.bytes ?? 0, oversizedLines: tail.oversized, problem: sink.problem() });
@@ -64,7 +64,11 @@ function handle(message: WriterIn): void {
       // setImmediate, not a microtask: every message already waiting joins this group commit.
       if (!pumping) {
         pumping = true;
-        setImmediate(pump);
+        setImmediate(() => pump().catch((err: unknown) => {
+          // A bug, not a disk error (those are answered as 'failed'): report it, keep serving.
+          logger.error({ err: errorMessage(err) }, 'bug: the writer thread failed handling its queue');
+          pumping = false;
+        }));
       }
       return;
     case 'kakao-call':
@@ -110,7 +114,7 @@ async function writeBatches(batches: AppendMessage[]): Promise<void> {
   try {
     await sink.append(batches.length === 1 ? last.lines : batches.map((b) => b.lines).join(''));
   } catch (err) {
-    post({ type: 'failed', seq: last.seq, count, error: { code: 'event_log_unavailable', message: err instanceof Error ? err.message : String(err) } });
+    post({ type: 'failed', seq: last.seq, error: { code: 'event_log_unavailable', message: errorMessage(err) } });
     return;
   }
   post({ type: 'written', seq: last.seq, count });
@@ -125,7 +129,7 @@ async function answer(id: number, call: KakaoDebugCall): Promise<void> {
     else if (call.kind === 'send-test') body = await alerts.sendTest(call.text);
     else assertNever(call, 'Kakao debug call');
   } catch (err) {
-    body = { ok: false, err: err instanceof Error ? err.message : String(err) };
+    body = { ok: false, err: errorMessage(err) };
   }
   post({ type: 'kakao-reply', id, body });
 }
@@ -133,10 +137,13 @@ async function answer(id: number, call: KakaoDebugCall): Promise<void> {
 /** The log first (its lines are what must not be lost), then Kakao within its grace. */
 async function shutdown(kakaoGraceMs: number): Promise<void> {
   closing = true;
-  await sink.close();
-  await alerts.close(kakaoGraceMs);
-  tokens.close();
-  await client.close();
-  await alerts.settled();
-  post({ type: 'closed' });
+  try {
+    await sink.close();
+    await alerts.close(kakaoGraceMs);
+    tokens.close();
+    await client.close();
+    await alerts.settled();
+  } finally {
+    post({ type: 'closed' }); // the main thread waits for this, whatever went wrong above
+  }
 }

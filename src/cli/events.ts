@@ -5,8 +5,9 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { readLogTail } from '../events/log-tail.js';
+import { parseJsonObject } from '../json.js';
 import { pythonFixed } from '../events/python-format.js';
-import { PAYLOAD_FLOAT_FIELDS, pythonJson } from '../events/records.js';
+import { PAYLOAD_FLOAT_FIELDS, pythonObject } from '../events/records.js';
 
 const USAGE = 'usage: npm run events -- [--limit N] [--file path]   (default: the last 50 events of BACKEND_EVENT_LOG_JSONL)';
 const HEADERS = ['#', 'Timestamp', 'Type', 'Session', 'User', 'Summary'] as const;
@@ -67,14 +68,8 @@ function defaultPath(): string | null {
 }
 
 function toRow(line: string): Row | null {
-  let record: Record<string, unknown>;
-  try {
-    const value: unknown = JSON.parse(line);
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-    record = value as Record<string, unknown>;
-  } catch {
-    return null;
-  }
+  const record = parseJsonObject(line);
+  if (!record) return null;
   const text = (v: unknown) => (v === null || v === undefined || v === '' ? '' : String(v));
   return {
     timestamp: shortTimestamp(record.timestamp),
@@ -103,8 +98,7 @@ function summarize(data: unknown): string {
     return `${String(d.top_event)} (${pythonFixed(d.top_prob, 2)})`;
   }
   const isPayload = 'type' in d && 'ts' in d && 'probs' in d;
-  const fields = Object.entries(d).map(([k, v]) => `${JSON.stringify(k)}:${pythonJson(v, isPayload && PAYLOAD_FLOAT_FIELDS.has(k), ',', ':')}`);
-  return `{${fields.join(',')}}`;
+  return pythonObject(d, isPayload ? PAYLOAD_FLOAT_FIELDS : null, ',', ':');
 }
 
 /** Widths count code points, as Python's len() did. */

@@ -42,7 +42,7 @@ export type WriterOut =
   /** Every line up to and including `seq` is written (and synced, per the fsync policy). */
   | { type: 'written'; seq: number; count: number }
   /** Lines up to `seq` that were not yet written could not be: none of their bytes remain in the log. */
-  | { type: 'failed'; seq: number; count: number; error: ErrorData }
+  | { type: 'failed'; seq: number; error: ErrorData }
   /** The log became unwritable (problem set) or writable again (null). */
   | { type: 'health'; problem: string | null }
   /** One increment of a Kakao counter (the main thread owns the metrics registry). */

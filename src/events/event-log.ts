@@ -2,19 +2,15 @@
  * The event side as the HTTP routes see it: append a record (acknowledged once written), the
  * recent list, the log's readiness, the Kakao debug calls, reopen and close.
  */
-import type { EventsConfig, KakaoConfig } from '../config.js';
-import type { AlertRequest } from '../contracts/writer.js';
+import type { AlertRequest, WriterInit } from '../contracts/writer.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { RecentEvents } from './recent.js';
 import { serializeRecord, type EventRecord } from './records.js';
 import { WriterClient } from './writer-client.js';
 
-export interface EventLogOptions {
-  events: EventsConfig;
-  kakao: KakaoConfig;
-  logLevel: string;
-}
+/** What the event side is built from: the writer thread's own settings. */
+export type EventLogOptions = WriterInit;
 
 export class EventLog {
   readonly #client: WriterClient;
@@ -29,8 +25,8 @@ export class EventLog {
 
   /** Starts the writer thread and refills the recent list from the log's tail. */
   static async open(options: EventLogOptions, logger: Logger, metrics: Metrics): Promise<EventLog> {
-    const { events, kakao, logLevel } = options;
-    const start = await WriterClient.start({ events, kakao, logLevel }, logger, metrics);
+    const { events, kakao } = options;
+    const start = await WriterClient.start(options, logger, metrics);
     const recent = new RecentEvents(events.keepRecent);
     const refill = recent.refill(start.tail);
     const facts = { path: events.logPath, recent: refill.loaded, fsync: events.fsync };
@@ -53,15 +49,10 @@ export class EventLog {
     const line = serializeRecord(record);
     const alert = options?.alert ? alertFor(record) : null;
     // Acks settle in FIFO order, so the recent list keeps the log's order.
-    return this.#client.append(line, alert).then(() => this.#recent.push(record, line));
+    return this.#client.append(line, alert).then(() => this.#recent.push(line));
   }
 
-  /** The last `limit` records, oldest first; limit <= 0 → []. */
-  recent(limit: number): EventRecord[] {
-    return this.#recent.last(limit);
-  }
-
-  /** The same as recent(), as JSON text built from the written lines (floats keep their Python form). */
+  /** The last `limit` records, oldest first (limit <= 0 → []), as a JSON array of the lines written (floats keep their Python form). */
   recentJson(limit: number): string {
     return this.#recent.lastJson(limit);
   }

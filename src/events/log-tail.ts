@@ -3,6 +3,7 @@
  * Shared by the recent-events refill (writer thread) and the `events` CLI.
  */
 import { open } from 'node:fs/promises';
+import { parseJsonObject } from '../json.js';
 
 export interface LogTail {
   /** Complete lines, oldest first, at most the number asked for; blank lines skipped. */
@@ -13,6 +14,11 @@ export interface LogTail {
   unterminated: boolean;
   /** Lines skipped because they were longer than maxLineBytes. */
   oversized: number;
+}
+
+/** The tail of a log that has no lines (missing, unreadable, or no file at all). */
+export function emptyLogTail(): LogTail {
+  return { lines: [], torn: null, unterminated: false, oversized: 0 };
 }
 
 export interface TailOptions {
@@ -27,7 +33,7 @@ const NEWLINE = 0x0a;
 export async function readLogTail(path: string, maxLines: number, options: TailOptions = {}): Promise<LogTail> {
   const chunkBytes = options.chunkBytes ?? 64 * 1024;
   const maxLineBytes = options.maxLineBytes ?? 16 * 1024 * 1024;
-  const result: LogTail = { lines: [], torn: null, unterminated: false, oversized: 0 };
+  const result = emptyLogTail();
   let handle;
   try {
     handle = await open(path, 'r');
@@ -49,7 +55,7 @@ export async function readLogTail(path: string, maxLines: number, options: TailO
         atFileEnd = false;
         if (segment.length === 0) return;
         const text = segment.toString('utf8');
-        if (isJson(text)) {
+        if (parseJsonObject(text)) {
           result.unterminated = true;
           newestFirst.push(text);
         } else {
@@ -110,14 +116,5 @@ async function readFully(handle: import('node:fs/promises').FileHandle, into: Bu
     const { bytesRead } = await handle.read(into, done, into.length - done, position + done);
     if (bytesRead === 0) throw new Error(`file shrank while reading its tail at byte ${position + done}`);
     done += bytesRead;
-  }
-}
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
   }
 }

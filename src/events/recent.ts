@@ -1,8 +1,8 @@
 /**
- * The recent events kept in memory: a fixed-size ring of records with the exact lines written for
- * them, so `/event/recent` can answer with the log's own bytes (floats keep their `.0`).
+ * The recent events kept in memory: a fixed-size ring of the exact lines written for them, so
+ * `/event/recent` answers with the log's own bytes (floats keep their `.0`).
  */
-import type { EventRecord } from './records.js';
+import { parseJsonObject } from '../json.js';
 
 export interface RefillReport {
   loaded: number;
@@ -12,7 +12,6 @@ export interface RefillReport {
 
 export class RecentEvents {
   readonly #capacity: number;
-  readonly #records: EventRecord[] = [];
   readonly #lines: string[] = [];
   /** Index of the oldest entry once the ring is full. */
   #start = 0;
@@ -21,26 +20,25 @@ export class RecentEvents {
     this.#capacity = Math.max(0, Math.floor(capacity));
   }
 
-  push(record: EventRecord, line: string): void {
+  push(line: string): void {
     if (this.#capacity === 0) return;
-    if (this.#records.length < this.#capacity) {
-      this.#records.push(record);
+    if (this.#lines.length < this.#capacity) {
       this.#lines.push(line);
       return;
     }
-    this.#records[this.#start] = record;
     this.#lines[this.#start] = line;
     this.#start = (this.#start + 1) % this.#capacity;
   }
 
-  /** The last `limit` records, oldest first; limit <= 0 gives []. */
-  last(limit: number): EventRecord[] {
-    return this.#slice(this.#records, limit);
-  }
-
-  /** The last `limit` records as a JSON array built from their stored lines. */
+  /** The last `limit` records, oldest first, as a JSON array of their lines; limit <= 0 gives []. */
   lastJson(limit: number): string {
-    return `[${this.#slice(this.#lines, limit).join(', ')}]`;
+    const lines = this.#lines;
+    const n = Math.min(Math.floor(limit), lines.length);
+    if (!(n > 0)) return '[]';
+    const out = new Array<string>(n);
+    const first = this.#start + lines.length - n;
+    for (let i = 0; i < n; i++) out[i] = lines[(first + i) % lines.length]!;
+    return `[${out.join(', ')}]`;
   }
 
   /** Loads lines read from the log's tail (oldest first); lines that are not a JSON object are skipped. */
@@ -48,32 +46,13 @@ export class RecentEvents {
     let loaded = 0;
     let invalid = 0;
     for (const line of lines) {
-      const record = parseRecord(line);
-      if (record) {
-        this.push(record, line);
+      if (parseJsonObject(line)) {
+        this.push(line);
         loaded += 1;
       } else {
         invalid += 1;
       }
     }
     return { loaded, invalid };
-  }
-
-  #slice<T>(ring: readonly T[], limit: number): T[] {
-    const n = Math.min(Math.floor(limit), ring.length);
-    if (!(n > 0)) return [];
-    const out = new Array<T>(n);
-    const first = this.#start + ring.length - n;
-    for (let i = 0; i < n; i++) out[i] = ring[(first + i) % ring.length]!;
-    return out;
-  }
-}
-
-function parseRecord(line: string): EventRecord | null {
-  try {
-    const value: unknown = JSON.parse(line);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as EventRecord) : null;
-  } catch {
-    return null;
   }
 }

@@ -47,7 +47,10 @@ export interface StructuredEventInput {
 /** Payload fields Python declared as float: they print as floats (5 → 5.0) whatever JSON carried. */
 export const PAYLOAD_FLOAT_FIELDS: ReadonlySet<string> = new Set(['ts', 'prob', 'duration_sec', 'top_prob', 'probs']);
 
-/** `data` objects built from a payload; only these get the float typing above (a structured event's data is free-form). */
+/**
+ * `data` objects built from a payload; only these get the float typing above (a structured event's
+ * data is free-form). Identity decides, so a payload record's `data` must reach serializeRecord uncopied.
+ */
 const payloadData = new WeakSet<object>();
 
 /**
@@ -125,9 +128,10 @@ export function pythonJson(value: unknown, asFloat = false, separator = ', ', co
   }
 }
 
-function pythonObject(data: Record<string, unknown>, floatFields: ReadonlySet<string> | null): string {
-  const parts = Object.entries(data).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v, floatFields?.has(k) ?? false)}`);
-  return `{${parts.join(', ')}}`;
+/** An object as pythonJson writes it, with the keys in `floatFields` printed as floats. */
+export function pythonObject(data: Record<string, unknown>, floatFields: ReadonlySet<string> | null, separator = ', ', colon = ': '): string {
+  const parts = Object.entries(data).map(([k, v]) => `${JSON.stringify(k)}${colon}${pythonJson(v, floatFields?.has(k) ?? false, separator, colon)}`);
+  return `{${parts.join(separator)}}`;
 }
 
 function probsMap(probs: EventPayloadInput['probs'], events: EventPayloadInput['events']): Record<string, number> | null {

@@ -229,6 +229,8 @@ export class WriterClient {
   #onStopped(reason: string): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    // Stopped while closing: nothing more will come, so the close need not wait out its timer.
+    this.#onClosed?.();
     if (this.#closing) return;
     this.#problem = reason;
     this.#logger.error({ reason }, 'event writer thread stopped; events are refused');

@@ -2,7 +2,7 @@
  * Where the writer thread stores event records. The JSONL file is the embedded default; a shared
  * store (a Redis stream, say) can take its place behind the same few calls.
  */
-import type { LogTail } from '../../src/events/log-tail.js';
+import { emptyLogTail, type LogTail } from '../../src/events/log-tail.js';
 
 export interface EventSink {
   /** Reads the last `maxLines` records (oldest first), then gets ready for appends. Never throws for an unwritable store: see problem(). */
@@ -20,7 +20,7 @@ export interface EventSink {
 /** BACKEND_EVENT_LOG_JSONL empty: records are kept in memory only, so every append succeeds. */
 export class NullSink implements EventSink {
   async start(): Promise<LogTail> {
-    return { lines: [], torn: null, unterminated: false, oversized: 0 };
+    return emptyLogTail();
   }
 
   async append(): Promise<void> {}

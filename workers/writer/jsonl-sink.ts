@@ -7,7 +7,8 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { EventsConfig } from '../../src/config.js';
-import { readLogTail, type LogTail } from '../../src/events/log-tail.js';
+import { errorMessage } from '../../src/errors.js';
+import { emptyLogTail, readLogTail, type LogTail } from '../../src/events/log-tail.js';
 import type { EventSink } from './event-sink.js';
 
 export interface JsonlSinkOptions {
@@ -50,17 +51,18 @@ export class JsonlSink implements EventSink {
   }
 
   async start(maxLines: number): Promise<LogTail> {
-    let tail: LogTail = { lines: [], torn: null, unterminated: false, oversized: 0 };
+    let tail: LogTail | undefined;
     try {
       tail = await readLogTail(this.#o.path, maxLines);
     } catch (err) {
-      this.#o.logger.warn({ err: errorText(err) }, 'cannot read the event log tail; recent events start empty');
+      this.#o.logger.warn({ err: errorMessage(err) }, 'cannot read the event log tail; recent events start empty');
     }
+    // Only a tail that was read may stand for the file; otherwise the open reads it again.
     await this.#open(tail);
     if (this.#o.fsync === 'interval') {
       this.#syncTimer = setInterval(() => this.#syncIfDirty(), this.#o.fsyncIntervalMs).unref();
     }
-    return tail;
+    return tail ?? emptyLogTail();
   }
 
   async append(batch: string): Promise<void> {
@@ -114,6 +116,11 @@ export class JsonlSink implements EventSink {
       // a+ (append, readable) so the last byte can be checked before the first append.
       fd = openSync(this.#o.path, 'a+', 0o644);
       await this.#endWithNewline(fd, knownTail);
+      if (this.#closed) {
+        // close() ran while this open (from the retry timer) was reading the tail.
+        closeQuietly(fd);
+        return false;
+      }
       this.#fd = fd;
       this.#setProblem(null);
       return true;
@@ -138,7 +145,7 @@ export class JsonlSink implements EventSink {
         ftruncateSync(fd, tail.torn.offset);
         return;
       } catch (err) {
-        this.#o.logger.error({ err: errorText(err) }, 'cannot cut the torn line; ending it with a newline instead');
+        this.#o.logger.error({ err: errorMessage(err) }, 'cannot cut the torn line; ending it with a newline instead');
       }
     }
     writeSync(fd, '\n');
@@ -152,7 +159,7 @@ export class JsonlSink implements EventSink {
         // O_APPEND and a single writer: the batch is the last `written` bytes of the file.
         ftruncateSync(fd, fstatSync(fd).size - written);
       } catch (cutErr) {
-        this.#o.logger.error({ err: errorText(cutErr), bytes: written }, 'cannot remove a partly written batch; it is cut off when the log is opened again');
+        this.#o.logger.error({ err: errorMessage(cutErr), bytes: written }, 'cannot remove a partly written batch; it is cut off when the log is opened again');
       }
     }
     closeQuietly(fd);
@@ -190,20 +197,14 @@ export class JsonlSink implements EventSink {
   #setProblem(problem: string | null): void {
     if (problem === this.#problem) return;
     this.#problem = problem;
-    if (problem) this.#o.logger.error({ path: this.#o.path, problem }, 'event log is not writable');
-    else this.#o.logger.info({ path: this.#o.path }, 'event log is writable');
-    this.#o.onHealth(problem);
+    this.#o.onHealth(problem); // logged once, by the main thread, which also reports it in /ready
   }
 }
 
 function describe(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code && REASONS[code]) return `event log is not writable: ${REASONS[code]} (${code})`;
-  return `event log is not writable: ${code ?? errorText(err)}`;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return `event log is not writable: ${code ?? errorMessage(err)}`;
 }
 
 function closeQuietly(fd: number): void {

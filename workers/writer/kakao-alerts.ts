@@ -58,7 +58,7 @@ export class KakaoAlerts {
   /** The send-test debug answer: the given text as a memo, outside the cooldown and the quota pause. */
   async sendTest(text: string): Promise<Record<string, unknown>> {
     const { config, tokens } = this.#d;
-    if (!tokens.usable()) return { ok: false, err: 'KAKAO_ACCESS_TOKEN not set' };
+    if (!tokens.usable()) return { ok: false, err: tokens.missingReason() };
     const reply = await this.#send(templateObject(cutMemo(text), config.linkUrl, config.buttonTitle));
     if (reply.ok) return { ok: true, response: reply.body };
     const response = reply.error.body === undefined ? {} : { response: reply.error.body };
@@ -82,6 +82,8 @@ export class KakaoAlerts {
     if (!this.#d.tokens.usable()) return 'no_token';
     const now = this.#now();
     if (now < this.#pausedUntil) return 'quota_paused';
+    // Before the cooldown: an alert dropped here must not hold back the next one for its camera.
+    if (this.#queue.length >= QUEUE_MAX) return 'queue_full';
     const cooldownMs = this.#d.config.cooldownSec * 1000;
     if (cooldownMs > 0) {
       const key = `${alert.session_id ?? ''}\u0000${alert.event ?? ''}`;
@@ -91,7 +93,7 @@ export class KakaoAlerts {
       this.#lastAccepted.set(key, now);
       if (this.#lastAccepted.size > COOLDOWN_KEYS_MAX) this.#lastAccepted.delete(this.#lastAccepted.keys().next().value!);
     }
-    return this.#queue.length >= QUEUE_MAX ? 'queue_full' : null;
+    return null;
   }
 
   async #drain(): Promise<void> {

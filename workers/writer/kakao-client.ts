@@ -3,6 +3,7 @@
  * header and body timeouts; every answer mapped to a reply whose error kind says what to do.
  */
 import { Agent, request } from 'undici';
+import { parseJsonObject } from '../../src/json.js';
 
 /** What the caller should do about a failed call (KAKAO.md, Errors). */
 export type KakaoErrorKind =
@@ -93,8 +94,8 @@ export class KakaoClient {
         signal: AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), this.#closing.signal]),
       });
       const text = await res.body.text();
-      const parsed = parseJson(text);
-      if (res.statusCode >= 200 && res.statusCode < 300 && isObject(parsed)) return { ok: true, status: res.statusCode, body: parsed };
+      const parsed = parseJsonObject(text);
+      if (res.statusCode >= 200 && res.statusCode < 300 && parsed) return { ok: true, status: res.statusCode, body: parsed };
       return { ok: false, error: classify(res.statusCode, parsed, text) };
     } catch (err) {
       const e = err as Error & { code?: unknown };
@@ -106,8 +107,8 @@ export class KakaoClient {
 }
 
 /** Maps a Kakao error answer by its code (kapi `code`, kauth `error_code`), falling back to the HTTP status. */
-function classify(status: number, body: unknown, raw: string): KakaoError {
-  if (isObject(body) && typeof body.code === 'number') {
+function classify(status: number, body: Record<string, unknown> | null, raw: string): KakaoError {
+  if (body && typeof body.code === 'number') {
     const code = body.code;
     const message = typeof body.msg === 'string' ? body.msg : '';
     const kind: KakaoErrorKind = code === -401 ? 'unauthorized'
@@ -118,7 +119,7 @@ function classify(status: number, body: unknown, raw: string): KakaoError {
       : status >= 500 ? 'transient' : 'rejected';
     return { kind, code: String(code), message, status, body };
   }
-  if (isObject(body) && (typeof body.error_code === 'string' || typeof body.error === 'string')) {
+  if (body && (typeof body.error_code === 'string' || typeof body.error === 'string')) {
     const code = String(body.error_code ?? body.error);
     const message = typeof body.error_description === 'string' ? body.error_description : String(body.error ?? '');
     const kind: KakaoErrorKind = code === 'KOE322' || body.error === 'invalid_grant' ? 'invalid_grant' : status >= 500 ? 'transient' : 'rejected';
@@ -139,16 +140,4 @@ function bearer(token: string): Record<string, string> {
 
 function form(fields: Record<string, string>): { type: string; text: string } {
   return { type: 'application/x-www-form-urlencoded;charset=utf-8', text: new URLSearchParams(fields).toString() };
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -109,9 +109,14 @@ export class KakaoTokens {
     return this.#refreshing;
   }
 
+  /** Why there is no usable token (not set, or the refresh token is dead), for the debug answers. */
+  missingReason(): string {
+    return this.#noTokenError().message;
+  }
+
   /** The token-check debug answer: Kakao's /v2/user/me body and the tokens' state, never a token. */
   async tokenCheck(): Promise<Record<string, unknown>> {
-    if (!this.usable()) return { ok: false, err: this.#noTokenError().message };
+    if (!this.usable()) return { ok: false, err: this.missingReason() };
     const me = await this.authorized((token) => this.#d.client.userMe(token));
     if (!me.ok) {
       const response = me.error.body === undefined ? {} : { response: me.error.body };

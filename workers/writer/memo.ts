@@ -6,7 +6,7 @@ import type { AlertRequest } from '../../src/contracts/writer.js';
 import { pythonFixed } from '../../src/events/python-format.js';
 
 /** Kakao rejects a text template whose text is longer (-2). */
-export const MEMO_MAX_CHARS = 200;
+const MEMO_MAX_CHARS = 200;
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
