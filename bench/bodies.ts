@@ -5,6 +5,7 @@
  */
 import { computeFeatures, FEATURE_DIM, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../src/features/pose-features.js';
 import { generateScene, lifeScript, SYNTHETIC_EVENTS } from '../src/features/synthetic-pose.js';
+import { analyzeRequest } from '../src/inference/analysis.js';
 
 const FPS = 30;
 const SCENE_SECONDS = 30;
@@ -45,11 +46,7 @@ export function analysisWindows(frames: number, count: number): Float32Array[] {
  * a JS double, which prints the same 17 significant digits numpy's float64 repr does.
  */
 export function analyzeBodies(frames: number, count: number): string[] {
-  return analysisWindows(frames, count).map((features) => {
-    const rows = [];
-    for (let f = 0; f < frames; f++) rows.push({ index: f, features: Array.from(features.subarray(f * FEATURE_DIM, (f + 1) * FEATURE_DIM)) });
-    return JSON.stringify({ frames: rows });
-  });
+  return analysisWindows(frames, count).map((features) => JSON.stringify(analyzeRequest(features, frames, FEATURE_DIM)));
 }
 
 export type EventKind = 'PROBS' | 'END';

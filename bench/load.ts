@@ -3,6 +3,7 @@
  * autocannon's own histogram has 1 ms resolution, too coarse for /health.
  */
 import autocannon, { type Request } from 'autocannon';
+import { LatencyRecorder } from '../src/agent/latency.js';
 
 export interface LoadSpec {
   url: string;
@@ -22,10 +23,11 @@ export interface LoadResult {
   seconds: number;
   responses: number;
   rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
+  /** Response-time percentiles; null when nothing was answered. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  p999Ms: number | null;
+  maxMs: number | null;
   /** Connection errors and timeouts (autocannon's "errors"). */
   errors: number;
   timeouts: number;
@@ -36,33 +38,12 @@ export interface LoadResult {
   loadGenCpuPct: number;
 }
 
-/** A growable array of response times; percentiles by sorting once at the end. */
-class Latencies {
-  private values = new Float64Array(1 << 16);
-  private size = 0;
-
-  add(ms: number): void {
-    if (this.size === this.values.length) {
-      const bigger = new Float64Array(this.values.length * 2);
-      bigger.set(this.values);
-      this.values = bigger;
-    }
-    this.values[this.size++] = ms;
-  }
-
-  percentiles(): { p50: number; p99: number; p999: number; max: number } {
-    const sorted = this.values.slice(0, this.size).sort();
-    const at = (q: number) => (this.size ? sorted[Math.min(this.size - 1, Math.ceil(q * this.size) - 1)] : NaN);
-    return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: this.size ? sorted[this.size - 1] : NaN };
-  }
-}
-
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const headers = { 'content-type': 'application/json' };
   const requests: Request[] = spec.bodies?.length
     ? spec.bodies.map((body) => ({ method: spec.method, path: spec.path, headers, body }))
     : [{ method: spec.method, path: spec.path }];
-  const latencies = new Latencies();
+  const latencies = new LatencyRecorder();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const instance = autocannon({
@@ -76,7 +57,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const result = await instance;
   const wallSec = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const { p50, p99, p999, max } = latencies.percentiles();
+  const [p50, p99, p999, max] = latencies.percentiles([0.5, 0.99, 0.999, 1]);
   return {
     connections: spec.connections,
     seconds: result.duration,

@@ -4,6 +4,7 @@
  * figures and the check that every acknowledged event is in the log.
  */
 import { createReadStream, statSync } from 'node:fs';
+import { setTimeout as pause } from 'node:timers/promises';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
 import { cpuBetween, cpuSnapshot, machineBusySeconds, rssMiB, sampleRss, type CpuUse, type QuietGate } from './proc-stats.js';
 import { figuresBetween, type ServerFigures } from './server-figures.js';
@@ -80,8 +81,6 @@ async function settledSize(path: string): Promise<number> {
   }
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export async function measureTarget(target: TargetLoad, settings: RunSettings, quiet: QuietGate, log: (line: string) => void): Promise<TargetResult> {
   const { server } = target;
   await pause(1000);
@@ -116,7 +115,7 @@ export async function measureTarget(target: TargetLoad, settings: RunSettings, q
       level.events = { linesWritten: lines, acknowledged: load.ok2xx, lost: Math.max(0, load.ok2xx - lines) };
     }
     levels.push(level);
-    log(`  ${target.name} c=${connections}: ${Math.round(load.rps)} req/s, p99 ${load.p99Ms.toFixed(2)} ms, ` +
+    log(`  ${target.name} c=${connections}: ${Math.round(load.rps)} req/s, p99 ${load.p99Ms?.toFixed(2) ?? '–'} ms, ` +
       `errors ${load.errors}, non-2xx ${load.non2xx}, CPU: target ${Math.round(targetCpu.processPct)}%, ` +
       `load generator ${Math.round(load.loadGenCpuPct)}%, others ${Math.round(otherCpuPct)}%` +
       (level.events ? `, log +${level.events.linesWritten} lines for ${level.events.acknowledged} acknowledged` : ''));

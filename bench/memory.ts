@@ -3,6 +3,7 @@
  * each round. RSS that settles at the same level round after round is a high-water mark (V8 heaps,
  * onnxruntime's arena), not a leak; RSS that climbs every round is a leak.
  */
+import { setTimeout as pause } from 'node:timers/promises';
 import { runLoad, type LoadSpec } from './load.js';
 import { rssMiB, sampleRss, type QuietGate } from './proc-stats.js';
 import type { ServerProcess } from './server-process.js';
@@ -22,8 +23,6 @@ export interface MemorySoak {
   restMiB: number;
   rounds: MemoryRound[];
 }
-
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function memorySoak(
   name: string,

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { setTimeout as pause } from 'node:timers/promises';
 
 const CLOCK_TICKS_PER_SEC = 100; // USER_HZ on Linux
 
@@ -60,7 +61,7 @@ export class QuietGate {
     const started = performance.now();
     for (;;) {
       const busy0 = machineBusySeconds();
-      await new Promise((r) => setTimeout(r, 1000));
+      await pause(1000);
       const busyPct = 100 * (machineBusySeconds() - busy0);
       const waited = (performance.now() - started) / 1000 - 1;
       if (busyPct < this.maxBusyPct || waited >= this.budgetSec) {

@@ -127,7 +127,7 @@ function targetLines(r: BenchResults): string[] {
     const share = atBatch ? analyze.load.rps / atBatch.windowsPerSec : null;
     const machine = allCores(r, 'analyze-16');
     const machineShare = machine ? analyze.load.rps / Math.max(...machine.points.map((p) => p.windowsPerSec)) : null;
-    const ok = analyze.load.rps >= 2000 && analyze.load.p99Ms < 100 && share !== null && share >= 0.5;
+    const ok = analyze.load.rps >= 2000 && analyze.load.p99Ms !== null && analyze.load.p99Ms < 100 && share !== null && share >= 0.5;
     out.push(`- analyze-16 at 64 connections: ${f0(analyze.load.rps)} req/s (target ≥ 2,000), p99 ${f2(analyze.load.p99Ms)} ms (target < 100), ` +
       `${pct(share)} of the ceiling with the server's ${analyzeServer.workers} worker(s) (target ≥ 50%): ${ok ? 'met' : 'NOT met'}` +
       (machine && machine.workers !== analyzeServer.workers ? `; ${pct(machineShare)} of the ${machine.workers}-worker, all-cores ceiling` : ''));

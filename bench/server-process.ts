@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
+import { setTimeout as pause } from 'node:timers/promises';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { parsePrometheus, type Scrape } from './server-figures.js';
 
@@ -119,7 +120,7 @@ export class ServerProcess {
         // not accepting yet
       }
       if (Date.now() > deadline) throw new Error(`${path} not 200 within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
+      await pause(100);
     }
   }
 

@@ -5,6 +5,7 @@
  * the nominal frames sent). CPU and the server's /metrics are read over the steady
  * middle of each run, away from the streams opening and draining.
  */
+import { setTimeout as pause } from 'node:timers/promises';
 import { runAgent } from '../src/agent/run-agent.js';
 import type { AgentSummary } from '../src/agent/summary.js';
 import { cpuBetween, cpuSnapshot, machineBusySeconds, type CpuSnapshot, type CpuUse, type QuietGate } from './proc-stats.js';
@@ -74,8 +75,6 @@ interface Reading {
   scrape: Scrape;
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function read(server: ServerProcess): Promise<Reading> {
   const cpu = cpuSnapshot(server.pid);
   const loadGen = process.cpuUsage();
@@ -88,7 +87,7 @@ async function window(server: ServerProcess, from: number, to: number): Promise<
   const start = performance.now();
   await pause(from * 1000);
   const first = await read(server);
-  await pause(start + to * 1000 - performance.now());
+  await pause(Math.max(0, start + to * 1000 - performance.now()));
   return [first, await read(server)];
 }
 

@@ -23,6 +23,9 @@ const Enum = <T extends string>(values: readonly T[], def: T, description: strin
   Type.Unsafe<T>({ type: 'string', enum: [...values], default: def, description });
 const Bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
 
+/** Frames per stream window when neither the model nor BACKEND_STREAM_WINDOW fixes one. */
+export const DEFAULT_STREAM_WINDOW = 16;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const INFERENCE_DEVICES = ['auto', 'cpu', 'cuda'] as const;
 export const FSYNC_POLICIES = ['batch', 'interval', 'never'] as const;
@@ -236,7 +239,7 @@ function buildConfig(e: Env, cwd: string): Config {
       buttonTitle: e.ALERT_BUTTON_TITLE,
     },
     stream: {
-      defaultWindow: e.BACKEND_STREAM_WINDOW || 16,
+      defaultWindow: e.BACKEND_STREAM_WINDOW || DEFAULT_STREAM_WINDOW,
       defaultStride: e.BACKEND_STREAM_STRIDE,
       maxPerSocket: e.BACKEND_STREAM_MAX_PER_SOCKET,
       maxTotal: e.BACKEND_STREAM_MAX_TOTAL,

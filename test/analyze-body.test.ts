@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createAnalyzeBodyParser } from '../src/inference/analyze-body.js';
 import { packWindow } from '../src/inference/analysis.js';
+import { Rng } from '../src/features/synthetic-pose/rng.js';
 
 const shape = { featureDim: 7, windowSize: 3 };
 const parse = createAnalyzeBodyParser(shape);
@@ -10,49 +11,40 @@ function generalPath(text: string) {
   return packWindow(JSON.parse(text), shape);
 }
 
-function mulberry32(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Numbers in the forms agents and JSON produce, plus values sitting on float32 rounding ties. */
-function numberText(rand: () => number): string {
+function numberText(rng: Rng): string {
   const f32 = new Float32Array(2);
-  switch (Math.floor(rand() * 7)) {
-    case 0: return JSON.stringify((rand() - 0.5) * 20); // full-precision double, as Python's repr writes them
-    case 1: return String(Math.floor((rand() - 0.5) * 1000)); // integers
-    case 2: return ((rand() - 0.5) * 10).toExponential(Math.floor(rand() * 17)); // exponents
-    case 3: return `${(rand() * 9).toFixed(3)}E-${Math.floor(rand() * 30)}`; // small, past 1e-22
+  switch (Math.floor(rng.next() * 7)) {
+    case 0: return JSON.stringify((rng.next() - 0.5) * 20); // full-precision double, as Python's repr writes them
+    case 1: return String(Math.floor((rng.next() - 0.5) * 1000)); // integers
+    case 2: return ((rng.next() - 0.5) * 10).toExponential(Math.floor(rng.next() * 17)); // exponents
+    case 3: return `${(rng.next() * 9).toFixed(3)}E-${Math.floor(rng.next() * 30)}`; // small, past 1e-22
     case 4: { // exactly halfway between two float32 values: the double-rounding trap
-      f32[0] = (rand() - 0.5) * 8;
+      f32[0] = (rng.next() - 0.5) * 8;
       const a = f32[0]!;
       const up = new Float32Array([a]);
       new Uint32Array(up.buffer)[0]! += 1;
       return String((a + up[0]!) / 2);
     }
-    case 5: return String(2 ** Math.floor(rand() * 20 - 10) * (1 - 2 ** -30)); // just under a power of two
-    default: return rand() < 0.5 ? '0' : '-0.0';
+    case 5: return String(2 ** Math.floor(rng.next() * 20 - 10) * (1 - 2 ** -30)); // just under a power of two
+    default: return rng.next() < 0.5 ? '0' : '-0.0';
   }
 }
 
-function randomBody(rand: () => number): string {
+function randomBody(rng: Rng): string {
   const frames = Array.from({ length: shape.windowSize }, (_, i) => {
-    const features = Array.from({ length: shape.featureDim }, () => numberText(rand)).join(rand() < 0.5 ? ',' : ' , ');
-    const index = rand() < 0.2 ? 'null' : String(i);
-    return rand() < 0.5 ? `{"index": ${index}, "features": [${features}]}` : `{"features":[${features}]}`;
+    const features = Array.from({ length: shape.featureDim }, () => numberText(rng)).join(rng.next() < 0.5 ? ',' : ' , ');
+    const index = rng.next() < 0.2 ? 'null' : String(i);
+    return rng.next() < 0.5 ? `{"index": ${index}, "features": [${features}]}` : `{"features":[${features}]}`;
   });
   return `{"frames": [${frames.join(',\n ')}]}`;
 }
 
 t.test('decodes bodies bit for bit like JSON.parse + Float32Array', async (t) => {
-  const rand = mulberry32(12345);
+  const rng = new Rng(12345);
   let compared = 0;
   for (let i = 0; i < 3000; i++) {
-    const text = randomBody(rand);
+    const text = randomBody(rng);
     const fast = parse(Buffer.from(text));
     const slow = generalPath(text);
     if (!fast) {

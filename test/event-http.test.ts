@@ -7,8 +7,9 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { JsonClient } from '../src/agent/http-client.js';
 import { waitFor } from './support/event-options.js';
-import { eventIds, HttpClient, inParallel, logLines } from './support/event-http.js';
+import { eventIds, inParallel, logLines } from './support/event-http.js';
 import { startTestServer } from './support/server.js';
 
 const ID = /^[0-9a-f]{32}$/;
@@ -62,7 +63,7 @@ function loadRequest(i: number, total: number): Post {
 
 t.test('thousands of events over 64 connections: exactly one seed-shaped line per acknowledged event', async (t) => {
   const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1' });
-  const client = new HttpClient(url, 64);
+  const client = new JsonClient(url, 64);
   t.teardown(() => client.close());
   const total = 4000;
   const posts = Array.from({ length: total }, (_, i) => loadRequest(i, total));
@@ -94,7 +95,7 @@ t.test('thousands of events over 64 connections: exactly one seed-shaped line pe
 
 t.test('/event/recent: default 50, limit <= 0 gives [], bounded by KEEP_RECENT, non-integer → 422', async (t) => {
   const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_KEEP_RECENT: '60' });
-  const client = new HttpClient(url);
+  const client = new JsonClient(url, 8);
   t.teardown(() => client.close());
   t.same((await client.get('/event/recent')).json, [], 'an empty log has no recent events');
   for (let i = 0; i < 80; i++) t.equal((await client.post('/event/payload', { type: 'HEARTBEAT', frame_idx: i })).status, 200);
@@ -119,7 +120,7 @@ t.test('/event/recent: default 50, limit <= 0 gives [], bounded by KEEP_RECENT, 
 
 t.test('refused events (422) write nothing; list-form probs must match events', async (t) => {
   const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1' });
-  const client = new HttpClient(url);
+  const client = new JsonClient(url, 8);
   t.teardown(() => client.close());
   const cases: Array<[string, unknown, unknown]> = [
     ['/event/payload', { ts: 1 }, { detail: [{ type: 'missing', loc: ['body', 'type'] }] }],
@@ -141,7 +142,7 @@ t.test('refused events (422) write nothing; list-form probs must match events', 
 
 t.test('a full backlog answers 503 with Retry-After; only acknowledged events are written', async (t) => {
   const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_BACKLOG_MAX: '2' });
-  const client = new HttpClient(url, 32);
+  const client = new JsonClient(url, 32);
   t.teardown(() => client.close());
   const replies = await inParallel(Array.from({ length: 400 }, (_, i) => i), 32, (i) => client.post('/event/payload', { type: 'HEARTBEAT', frame_idx: i }));
   const busy = replies.filter((r) => r.status === 503);
@@ -162,7 +163,7 @@ t.test('an unwritable log: 503 with Retry-After and not ready, then recovery; ac
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const path = join(folder, 'events.jsonl');
   const { url, server } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_LOG_JSONL: path });
-  const client = new HttpClient(url);
+  const client = new JsonClient(url, 8);
   t.teardown(() => client.close());
   const post = (i: number) => client.post('/event/payload', { type: 'PROBS', frame_idx: i, top_event: 'fall', top_prob: 0.5 });
 

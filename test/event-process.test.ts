@@ -7,12 +7,13 @@
 import { appendFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { JsonClient } from '../src/agent/http-client.js';
 import { waitFor } from './support/event-options.js';
-import { eventIds, HttpClient, inParallel, logLines } from './support/event-http.js';
+import { eventIds, inParallel, logLines } from './support/event-http.js';
 import { KakaoStandin } from './support/kakao-standin.js';
 import { spawnServer, tempDir, testEnv, type ChildServer } from './support/server.js';
 
-interface Running { child: ChildServer; client: HttpClient; path: string }
+interface Running { child: ChildServer; client: JsonClient; path: string }
 
 /** A ready child server on `dir`'s log; killed at the end of the test if it is still running. */
 async function start(t: Test, dir: string, env: Record<string, string> = {}): Promise<Running> {
@@ -22,7 +23,7 @@ async function start(t: Test, dir: string, env: Record<string, string> = {}): Pr
   t.teardown(() => { if (!exited) child.proc.kill('SIGKILL'); });
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const port = await child.listening;
-  const client = new HttpClient(`http://127.0.0.1:${port}`, 32);
+  const client = new JsonClient(`http://127.0.0.1:${port}`, 32);
   t.teardown(() => client.close());
   // Events are taken before the model loads, but a SIGTERM while it loads can abort the process
   // (onnxruntime, not the event side): every test here signals a fully started server.

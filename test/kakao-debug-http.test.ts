@@ -6,8 +6,9 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { JsonClient, type JsonResponse } from '../src/agent/http-client.js';
 import { waitFor } from './support/event-options.js';
-import { HttpClient, metric, type Reply } from './support/event-http.js';
+import { metric } from './support/event-http.js';
 import { KAKAO_ERRORS, KakaoStandin } from './support/kakao-standin.js';
 import { spawnServer, tempDir, testEnv } from './support/server.js';
 
@@ -38,12 +39,12 @@ t.test('debug endpoints behind BACKEND_ADMIN_TOKEN; no token in any response or 
   let exited = false;
   void child.exited.then(() => { exited = true; });
   t.teardown(() => { if (!exited) child.proc.kill('SIGKILL'); });
-  const client = new HttpClient(`http://127.0.0.1:${await child.listening}`);
+  const client = new JsonClient(`http://127.0.0.1:${await child.listening}`, 8);
   t.teardown(() => client.close());
   // A SIGTERM while the model loads can abort the process (onnxruntime): signal a started server only.
   await waitFor(async () => (await client.get('/ready')).status === 200, 'the server to be ready');
-  const replies: Reply[] = [];
-  const keep = (reply: Reply) => (replies.push(reply), reply);
+  const replies: JsonResponse[] = [];
+  const keep = (reply: JsonResponse) => (replies.push(reply), reply);
   const admin = { authorization: `Bearer ${ADMIN}` };
 
   for (const prefix of PREFIXES) {

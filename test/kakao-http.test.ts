@@ -8,8 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { JsonClient } from '../src/agent/http-client.js';
 import { waitFor } from './support/event-options.js';
-import { closedPort, HttpClient, inParallel, localStampsBetween, metric } from './support/event-http.js';
+import { closedPort, inParallel, localStampsBetween, metric } from './support/event-http.js';
 import { KAKAO_ERRORS, KakaoStandin } from './support/kakao-standin.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -24,15 +25,15 @@ async function standin(t: Test): Promise<KakaoStandin> {
 }
 
 /** The server with Kakao pointed at the stand-in, and a client for it. */
-async function kakaoServer(t: Test, kakao: KakaoStandin, env: Record<string, string>): Promise<TestServer & { client: HttpClient }> {
+async function kakaoServer(t: Test, kakao: KakaoStandin, env: Record<string, string>): Promise<TestServer & { client: JsonClient }> {
   const server = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', KAKAO_API_BASE_URL: kakao.url, KAKAO_AUTH_BASE_URL: kakao.url, ...env });
-  const client = new HttpClient(server.url, 16);
+  const client = new JsonClient(server.url, 16);
   t.teardown(() => client.close());
   return { ...server, client };
 }
 
 const endFor = (session: string) => ({ ...END, session_id: session });
-const sendsTotal = async (client: HttpClient) =>
+const sendsTotal = async (client: JsonClient) =>
   (await Promise.all(['ok', 'unauthorized', 'transient', 'quota', 'rejected', 'forbidden', 'bad_request'].map((outcome) => metric(client, 'kakao_memo_sends_total', { outcome })))).reduce((a, b) => a + b, 0);
 
 t.test('an END posted over HTTP sends the seed memo: form-encoded, Bearer token, link {} and the default button', async (t) => {
@@ -163,7 +164,7 @@ t.test('Kakao holding every memo never holds back /event/payload', async (t) => 
 t.test('Kakao unreachable: END posts are acknowledged while their alerts are still being retried', async (t) => {
   const port = await closedPort();
   const { client } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', KAKAO_ACCESS_TOKEN: 'access-anything', KAKAO_API_BASE_URL: `http://127.0.0.1:${port}`, KAKAO_TIMEOUT_MS: '1000' })
-    .then((s) => ({ client: new HttpClient(s.url, 8) }));
+    .then((s) => ({ client: new JsonClient(s.url, 8) }));
   t.teardown(() => client.close());
   const replies = await inParallel(Array.from({ length: 20 }, (_, i) => endFor(`cam-${i}`)), 8, (body) => client.post('/event/payload', body));
   t.same(replies.map((r) => r.status), Array(20).fill(200));

@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { computeFeatures, FEATURE_DIM } from '../src/features/pose-features.js';
 import { generateScene, PoseSimulator } from '../src/features/synthetic-pose.js';
-import { encodeBinaryFrame } from '../src/streams/stream-messages.js';
+import { analyzeRequest } from '../src/inference/analysis.js';
+import { encodeBinaryFrame, keypointsJson } from '../src/streams/stream-messages.js';
 import { KakaoStandin } from './support/kakao-standin.js';
 import { startTestServer } from './support/server.js';
-import { keypointRows, StreamClient } from './support/stream-client.js';
-import { analyzeBody, getJson, postJson } from './support/windows.js';
+import { StreamClient } from './support/stream-client.js';
+import { getJson, postJson } from './support/windows.js';
 
 const WINDOW = 16;
 
@@ -32,7 +33,7 @@ t.test('a streamed fall: START then END, in the log, memo to Kakao', async (t) =
   const sim = new PoseSimulator({ seed: 3, dropRate: 0 });
   sim.play([{ activity: 'stand', seconds: 2 }, { activity: 'fall', seconds: 1 }, { activity: 'lying_still', seconds: 5 }, { activity: 'get_up', seconds: 3 }, { activity: 'stand', seconds: 3 }]);
   for (let i = 0; i < 14 * 30; i++) {
-    client.send({ stream_id: 'hall', index: i, ts: 1_764_405_000 + i / 30, keypoints: keypointRows(sim.next().keypoints) });
+    client.send({ stream_id: 'hall', index: i, ts: 1_764_405_000 + i / 30, keypoints: keypointsJson(sim.next().keypoints) });
     // Pace by the answers, so that every window is analysed (no latest-wins skipping).
     if (i >= WINDOW - 1 && (i - (WINDOW - 1)) % 4 === 0) await client.until(() => client.of('analysis').some((a) => a.index === i), `analysis of frame ${i}`);
   }
@@ -73,12 +74,12 @@ t.test('stream results equal /behavior/analyze on the same window', async (t) =>
   for (let i = 0; i < 20; i++) client.send({ stream_id: 'json', index: i, features: row(i) });
   for (let i = 0; i < 20; i++) client.send(encodeBinaryFrame('binary', 'features', features.subarray(i * FEATURE_DIM, (i + 1) * FEATURE_DIM), i, null));
   const keypointWindow = scene.keypoints.subarray(4 * 132, 20 * 132);
-  for (let i = 0; i < 20; i++) client.send({ stream_id: 'keypoints', index: i, keypoints: keypointRows(scene.keypoints.subarray(i * 132, (i + 1) * 132)) });
+  for (let i = 0; i < 20; i++) client.send({ stream_id: 'keypoints', index: i, keypoints: keypointsJson(scene.keypoints.subarray(i * 132, (i + 1) * 132)) });
   await client.until(() => ['json', 'binary', 'keypoints'].every((id) => client.of('analysis', id).some((a) => a.index === 19)), 'the analyses of frame 19');
 
-  const expected = (await postJson(`${url}/behavior/analyze`, analyzeBody(Array.from({ length: WINDOW }, (_, k) => row(4 + k))))).json;
+  const expected = (await postJson(`${url}/behavior/analyze`, analyzeRequest(features.subarray(4 * FEATURE_DIM, 20 * FEATURE_DIM), WINDOW, FEATURE_DIM))).json;
   const fromKeypoints = computeFeatures(keypointWindow, WINDOW);
-  const expectedKeypoints = (await postJson(`${url}/behavior/analyze`, analyzeBody(Array.from({ length: WINDOW }, (_, k) => Array.from(fromKeypoints.subarray(k * FEATURE_DIM, (k + 1) * FEATURE_DIM)))))).json;
+  const expectedKeypoints = (await postJson(`${url}/behavior/analyze`, analyzeRequest(fromKeypoints, WINDOW, FEATURE_DIM))).json;
   const check = (id: string, want: any) => {
     const got = client.of('analysis', id).find((a) => a.index === 19);
     t.equal(got.frames, WINDOW);
@@ -190,7 +191,7 @@ t.test('closing a socket ENDs its active events', async (t) => {
   const sim = new PoseSimulator({ seed: 5, dropRate: 0 });
   sim.play([{ activity: 'fall', seconds: 1 }, { activity: 'lying_still', seconds: 30 }]);
   for (let i = 0; client.of('event').length === 0 && i < 30 * 30; i++) {
-    client.send({ stream_id: 'floor', index: i, keypoints: keypointRows(sim.next().keypoints) });
+    client.send({ stream_id: 'floor', index: i, keypoints: keypointsJson(sim.next().keypoints) });
     if (i % 4 === 3) await new Promise((r) => setTimeout(r, 5));
   }
   await client.until(() => client.of('event').some((e) => e.payload.type === 'START'), 'a START');

@@ -4,107 +4,94 @@
  * hysteresis on the answers and posts the events (plus a HEARTBEAT every few seconds) to
  * /event/payload, as the seed's agents did.
  */
+import { DEFAULT_STREAM_WINDOW, ENV_SCHEMA } from '../config.js';
 import type { AnalyzeResponse } from '../contracts/api.js';
 import type { EventPayloadInput } from '../events/records.js';
 import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
-import { EventDetector } from '../streams/event-detector.js';
+import { analyzeRequest } from '../inference/analysis.js';
+import { AnalysisSchedule } from '../streams/analysis-schedule.js';
+import { EventDetector, type AnalysisPoint } from '../streams/event-detector.js';
 import { FrameRing } from '../streams/frame-ring.js';
-import { AnalysisSchedule } from './analysis-schedule.js';
 import type { CameraFrame } from './camera.js';
 import { topEvent, type CameraStats } from './camera-stats.js';
 import { describeFailure } from './http-client.js';
-import { DEFAULT_WINDOW, eventLine, waitUntil, type AgentContext, type ModeRunner } from './mode.js';
+import { eventLine, waitUntil, type AgentContext, type ModeRunner } from './mode.js';
 
-/** The server's stream defaults (BACKEND_STREAM_START_AFTER / END_AFTER), so both modes raise the same events. */
-const START_AFTER = 3;
-const END_AFTER = 3;
+/** The server's stream defaults, so both modes raise the same events. */
+const START_AFTER: number = ENV_SCHEMA.properties.BACKEND_STREAM_START_AFTER.default;
+const END_AFTER: number = ENV_SCHEMA.properties.BACKEND_STREAM_END_AFTER.default;
 const HEARTBEAT_EVERY_MS = 5000;
-
-/** A window waiting to be analysed. */
-interface Job {
-  keypoints: Float32Array;
-  indexes: number[];
-  ts: number;
-  dueAt: number;
-}
 
 class HttpCamera {
   private readonly ring: FrameRing;
   private readonly schedule: AnalysisSchedule;
-  private readonly indexes: number[] = [];
   private detector: EventDetector | null = null;
-  private inFlight = false;
-  private pending: Job | null = null;
+  /** When the newest frame in the ring was sent: an analysis's latency runs from there. */
+  private newestSentAt = 0;
   private posting: Promise<void> = Promise.resolve();
   private postsOpen = 0;
   private lastHeartbeat = performance.now();
-  private lastIndex = 0;
 
-  constructor(private readonly context: AgentContext, private readonly stats: CameraStats, private readonly window: number) {
+  constructor(private readonly context: AgentContext, private readonly stats: CameraStats, window: number) {
     this.ring = new FrameRing(window, KEYPOINT_COUNT * KEYPOINT_VALUES);
     this.schedule = new AnalysisSchedule(window, context.options.stride);
   }
 
   get idle(): boolean {
-    return !this.inFlight && !this.pending && this.postsOpen === 0;
+    return !this.schedule.busy && this.postsOpen === 0;
   }
 
   push(frame: CameraFrame): void {
     this.ring.push(frame.keypoints, frame.index, frame.ts);
-    this.indexes.push(frame.index);
-    if (this.indexes.length > this.window) this.indexes.shift();
-    this.lastIndex = frame.index;
+    this.newestSentAt = performance.now();
     this.stats.framesSent++;
     if (!this.schedule.push()) return;
     this.stats.expected++;
-    const job = { keypoints: this.ring.window(), indexes: [...this.indexes], ts: frame.ts, dueAt: performance.now() };
-    if (!this.inFlight) return this.analyze(job);
-    // At most one window waits behind the request in flight; a newer one replaces it.
-    if (this.pending) this.stats.dropped++;
-    this.pending = job;
+    const next = this.schedule.due();
+    if (next === 'run') this.analyze();
+    else if (next === 'supersede') this.stats.dropped++;
   }
 
   /** ENDs the events still active, as the server does when a stream closes. */
   finish(): void {
     if (!this.detector) return;
-    for (const end of this.detector.finish({ ts: Date.now() / 1000, index: this.lastIndex })) this.post({ ...end, state: 'stream_closed' });
+    for (const end of this.detector.finish({ ts: Date.now() / 1000, index: this.ring.newest().index })) this.post(end);
   }
 
-  private analyze(job: Job): void {
-    this.inFlight = true;
-    const features = computeFeatures(job.keypoints, this.window);
-    const width = features.length / this.window;
-    const frames = job.indexes.map((index, f) => ({ index, features: Array.from(features.subarray(f * width, (f + 1) * width)) }));
+  /** Analyses the newest window (a window that waited has moved on to the frames sent since). */
+  private analyze(): void {
+    const frames = this.ring.size;
+    const features = computeFeatures(this.ring.window(), frames);
+    const body = analyzeRequest(features, frames, features.length / frames, this.ring.indexes());
+    const newest = this.ring.newest();
+    const sentAt = this.newestSentAt;
     this.context.client
-      .post('/behavior/analyze', { frames })
+      .post('/behavior/analyze', body)
       .then(
         (response) => {
           if (response.status !== 200) return this.stats.problem('failed', `analyze: ${describeFailure(response)}`);
-          const result = response.body as AnalyzeResponse;
-          this.stats.answer(result, performance.now() - job.dueAt);
-          this.detect(result, job);
+          const result = response.json as AnalyzeResponse;
+          this.stats.answer(result, performance.now() - sentAt);
+          this.detect(result, newest);
         },
         (err: Error) => this.stats.problem('failed', `analyze: ${err.message}`),
       )
       .finally(() => {
-        this.inFlight = false;
-        const next = this.pending;
-        this.pending = null;
-        if (next) this.analyze(next);
+        if (this.schedule.finished()) this.analyze();
       });
   }
 
-  private detect(result: AnalyzeResponse, job: Job): void {
+  private detect(result: AnalyzeResponse, newest: Omit<AnalysisPoint, 'scores'>): void {
     this.detector ??= new EventDetector({ events: result.events, thresholds: result.thresholds, startAfter: START_AFTER, endAfter: END_AFTER, probsEvery: 0 });
-    for (const payload of this.detector.update({ scores: result.scores, ts: job.ts, index: job.indexes.at(-1)! })) this.post(payload);
+    for (const payload of this.detector.update({ scores: result.scores, ...newest })) this.post(payload);
     const now = performance.now();
     if (now - this.lastHeartbeat < HEARTBEAT_EVERY_MS) return;
     this.lastHeartbeat = now;
     const top = topEvent(result);
     this.post({
       type: 'HEARTBEAT',
-      ts: job.ts,
-      frame_idx: job.indexes.at(-1)!,
+      ts: newest.ts,
+      frame_idx: newest.index,
       state: this.stats.active.size > 0 ? 'anomaly' : 'normal',
       top_event: top?.event ?? null,
       top_prob: top?.score ?? null,
@@ -134,7 +121,7 @@ export class HttpMode implements ModeRunner {
   private readonly cameras: HttpCamera[];
 
   constructor(context: AgentContext) {
-    const window = context.model.windowSize || DEFAULT_WINDOW;
+    const window = context.model.windowSize || DEFAULT_STREAM_WINDOW;
     this.cameras = context.stats.map((stats) => new HttpCamera(context, stats, window));
   }
 

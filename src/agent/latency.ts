@@ -1,6 +1,6 @@
 /**
- * Latency samples in milliseconds: all of them for the summary's percentiles, and the most
- * recent few for the live display's median.
+ * Latency samples in milliseconds: all of them for percentiles (the agent's summary, the
+ * benchmarks' load runs), and the most recent few for the live display's median.
  */
 const RECENT = 64;
 
@@ -28,13 +28,20 @@ export class LatencyRecorder {
     this.last = ms;
   }
 
-  /** Median of the last 64 samples. */
+  /** Median of the last 64 samples, rounded to 0.01 ms. */
   recentMedian(): number | null {
-    return percentile(sorted(this.recent.subarray(0, Math.min(this.count, RECENT))), 0.5);
+    return rounded(percentile(sorted(this.recent.subarray(0, Math.min(this.count, RECENT))), 0.5));
   }
 
+  /** p50, p99 and max, rounded to 0.01 ms. */
   figures(): LatencyFigures {
     return figuresOf(sorted(this.samples.subarray(0, this.count)));
+  }
+
+  /** Nearest-rank percentiles (each q in (0, 1]) of every sample, unrounded, from one sort; null when there are none. */
+  percentiles(qs: readonly number[]): (number | null)[] {
+    const values = sorted(this.samples.subarray(0, this.count));
+    return qs.map((q) => percentile(values, q));
   }
 
   /** The figures of several recorders taken together. */
@@ -50,16 +57,19 @@ export class LatencyRecorder {
 }
 
 function figuresOf(values: Float64Array): LatencyFigures {
-  return { p50: percentile(values, 0.5), p99: percentile(values, 0.99), max: percentile(values, 1) };
+  return { p50: rounded(percentile(values, 0.5)), p99: rounded(percentile(values, 0.99)), max: rounded(percentile(values, 1)) };
 }
 
 function sorted(values: Float64Array): Float64Array {
   return Float64Array.from(values).sort();
 }
 
-/** Nearest-rank percentile of sorted values, rounded to 0.01 ms. */
-function percentile(values: Float64Array, p: number): number | null {
+/** Nearest-rank percentile of sorted values. */
+function percentile(values: Float64Array, q: number): number | null {
   if (values.length === 0) return null;
-  const rank = Math.min(values.length - 1, Math.max(0, Math.ceil(p * values.length) - 1));
-  return Math.round(values[rank]! * 100) / 100;
+  return values[Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1))]!;
+}
+
+function rounded(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms * 100) / 100;
 }

@@ -2,6 +2,7 @@
  * What the agent's two ways of talking to the server (http-mode, ws-mode) share: the context they
  * run in and the three calls the run makes on them.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CameraFrame } from './camera.js';
 import type { CameraStats } from './camera-stats.js';
 import type { JsonClient } from './http-client.js';
@@ -9,7 +10,6 @@ import type { AgentOptions } from './options.js';
 
 /** The server's model, as GET /ready describes it. */
 export interface ServedModel {
-  events: string[];
   /** Frames per window; 0 when the model takes any length. */
   windowSize: number;
 }
@@ -32,14 +32,12 @@ export interface ModeRunner {
   finish(deadline: number): Promise<void>;
 }
 
-/** Window length when the model does not fix one (the server's BACKEND_STREAM_WINDOW default). */
-export const DEFAULT_WINDOW = 16;
 
 /** Resolves once `done()` holds or at `deadline`, checking every few milliseconds. */
 export async function waitUntil(done: () => boolean, deadline: number): Promise<boolean> {
   while (!done()) {
     if (performance.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
   return true;
 }

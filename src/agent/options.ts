@@ -37,10 +37,6 @@ export interface AgentOptions {
   script?: readonly SceneStep[];
   /** Stops the run early (Ctrl-C); the agent still drains and returns its summary. */
   signal?: AbortSignal;
-  /** Where the live display goes (default process.stdout). */
-  out?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  /** Milliseconds to wait, once the cameras stop, for the last analyses and events. */
-  drainMs: number;
 }
 
 export const AGENT_DEFAULTS = Object.freeze({
@@ -56,8 +52,7 @@ export const AGENT_DEFAULTS = Object.freeze({
   input: 'keypoints',
   sockets: 'per-camera',
   quiet: false,
-  drainMs: 5000,
-} satisfies Omit<AgentOptions, 'script' | 'signal' | 'out'>);
+} satisfies Omit<AgentOptions, 'script' | 'signal'>);
 
 /** A problem with the options, worded for the command line. */
 export class AgentOptionError extends Error {}
@@ -85,7 +80,6 @@ export function resolveOptions(given: Partial<AgentOptions>): AgentOptions {
   whole('seed', 0, 2 ** 31);
   oneOf('input', ['keypoints', 'features']);
   oneOf('sockets', ['shared', 'per-camera']);
-  positive('drainMs', 0, 600_000);
   options.url = baseUrl(options.url);
   return options;
 }

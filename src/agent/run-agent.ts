@@ -2,6 +2,7 @@
  * One run of the demo agent: wait for the server to be ready, start the cameras, stream for the
  * duration (or until aborted), drain, and sum up. The CLI, the benchmarks and the tests call this.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SimulatedCamera } from './camera.js';
 import { CameraStats } from './camera-stats.js';
 import { LiveDisplay } from './display.js';
@@ -13,6 +14,8 @@ import { buildSummary, type AgentSummary } from './summary.js';
 import { WsMode } from './ws-mode.js';
 
 const READY_WAIT_MS = 15_000;
+/** Once the cameras stop, how long the last analyses and events may take. */
+const DRAIN_MS = 5000;
 
 /** The server could not be used (unreachable, never ready, refused the streams). */
 export class AgentStartError extends Error {}
@@ -24,9 +27,9 @@ export async function runAgent(given: Partial<AgentOptions>): Promise<AgentSumma
   // Each camera has at most one analysis and one event post open at a time.
   const client = new JsonClient(options.url, options.cameras * 2 + 1);
   let startedAt = 0;
-  const display = options.quiet ? null : new LiveDisplay(options.out ?? process.stdout, stats, () => heading(options, startedAt));
+  const display = options.quiet ? null : new LiveDisplay(process.stdout, stats, () => heading(options, startedAt));
   try {
-    const context: AgentContext = { options, stats, client, model: await waitForReady(client, options.url), notify: (line) => display?.event(line) };
+    const context: AgentContext = { options, stats, client, model: await waitForReady(client, options), notify: (line) => display?.event(line) };
     const runner: ModeRunner = options.mode === 'ws' ? new WsMode(context) : new HttpMode(context);
     try {
       await runner.start();
@@ -50,7 +53,7 @@ export async function runAgent(given: Partial<AgentOptions>): Promise<AgentSumma
       camera.stop();
       stats[i]!.framesSkipped += camera.skipped;
     });
-    await runner.finish(performance.now() + options.drainMs);
+    await runner.finish(performance.now() + DRAIN_MS);
     return buildSummary(options, stats, seconds);
   } finally {
     display?.stop();
@@ -72,22 +75,23 @@ function endOfRun(options: AgentOptions): Promise<void> {
   });
 }
 
-/** GET /ready until the server answers ready; its model's window and events. */
-async function waitForReady(client: JsonClient, url: string): Promise<ServedModel> {
+/** GET /ready until the server answers ready (or the run is stopped); its model's window. */
+async function waitForReady(client: JsonClient, { url, signal }: AgentOptions): Promise<ServedModel> {
   const deadline = performance.now() + READY_WAIT_MS;
-  let last = '';
-  while (performance.now() < deadline) {
+  for (;;) {
+    if (signal?.aborted) throw new AgentStartError(`stopped while waiting for the server at ${url} to be ready`);
+    let last: string;
     try {
       const response = await client.get('/ready');
-      const body = response.body as { status?: string; reasons?: string[]; model?: { events: string[]; window_size: number } };
-      if (response.status === 200 && body.model) return { events: body.model.events, windowSize: body.model.window_size };
-      last = `not ready: ${(body.reasons ?? [JSON.stringify(body)]).join('; ')}`;
+      const body = response.json as { reasons?: string[]; model?: { window_size: number } } | undefined;
+      if (response.status === 200 && body?.model) return { windowSize: body.model.window_size };
+      last = `not ready: ${(body?.reasons ?? [response.text]).join('; ')}`;
     } catch (err) {
       last = (err as Error).message;
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (performance.now() >= deadline) throw new AgentStartError(`the server at ${url} is not ready after ${READY_WAIT_MS / 1000} s (${last}); is it running (npm start)?`);
+    await sleep(500, undefined, { signal }).catch(() => {}); // an abort ends the pause early
   }
-  throw new AgentStartError(`the server at ${url} is not ready after ${READY_WAIT_MS / 1000} s (${last}); is it running (npm start)?`);
 }
 
 function heading(options: AgentOptions, startedAt: number): string {

@@ -5,13 +5,15 @@
  */
 import type { AnalyzeResponse } from '../contracts/api.js';
 import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
+import { AnalysisSchedule } from '../streams/analysis-schedule.js';
 import { FrameRing } from '../streams/frame-ring.js';
-import { encodeBinaryFrame } from '../streams/stream-messages.js';
-import { AnalysisSchedule } from './analysis-schedule.js';
+import { encodeBinaryFrame, keypointsJson } from '../streams/stream-messages.js';
 import type { CameraFrame } from './camera.js';
 import type { CameraStats } from './camera-stats.js';
 import { eventLine, type AgentContext } from './mode.js';
 
+/** How long connecting a socket, or opening a stream on it, may take. */
+export const CONNECT_TIMEOUT_MS = 10_000;
 /** Send times of the last frames, by index (an analysis names the newest frame of its window). */
 const SENT_TIMES_KEPT = 1024;
 /** Error codes that mean the frame or request was refused, not that an analysis failed. */
@@ -35,12 +37,21 @@ export class WsCameraStream {
 
   constructor(private readonly context: AgentContext, readonly stats: CameraStats, private readonly transmit: (data: string | ArrayBuffer) => boolean) {}
 
-  /** Asks the server to open the stream; resolves on `opened`, rejects on a refusal. */
+  /** Asks the server to open the stream; resolves on `opened`, rejects on a refusal, a failed send or no answer in time. */
   open(): Promise<void> {
     const { stride } = this.context.options;
     return new Promise<void>((resolve, reject) => {
-      this.settleOpen = (error) => (error ? reject(error) : resolve());
-      this.transmit(JSON.stringify({ type: 'open', stream_id: this.stats.name, stride, events: true, session_id: this.stats.name }));
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
+        this.settleOpen = null;
+        if (!error) return resolve();
+        this.closed = true;
+        reject(error);
+      };
+      const timer = setTimeout(() => settle(new Error(`${this.stats.name}: no answer to open in ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+      this.settleOpen = settle;
+      const sent = this.transmit(JSON.stringify({ type: 'open', stream_id: this.stats.name, stride, events: true, session_id: this.stats.name }));
+      if (!sent) settle(new Error(`${this.stats.name}: the open message could not be sent`));
     });
   }
 
@@ -49,7 +60,7 @@ export class WsCameraStream {
     const { binary, input } = this.context.options;
     const values = input === 'features' ? this.featuresOf(frame) : frame.keypoints;
     const id = this.stats.name;
-    const data = binary ? encodeBinaryFrame(id, input, values, frame.index, frame.ts) : JSON.stringify({ stream_id: id, index: frame.index, ts: frame.ts, [input]: input === 'features' ? Array.from(values) : keypointList(values) });
+    const data = binary ? encodeBinaryFrame(id, input, values, frame.index, frame.ts) : JSON.stringify({ stream_id: id, index: frame.index, ts: frame.ts, [input]: input === 'features' ? Array.from(values) : keypointsJson(values) });
     if (!this.transmit(data)) return false;
     this.sentAt[frame.index % SENT_TIMES_KEPT] = performance.now();
     this.stats.framesSent++;
@@ -91,7 +102,6 @@ export class WsCameraStream {
     if (this.context.options.input === 'features') this.keypointRing = new FrameRing(window, KEYPOINT_COUNT * KEYPOINT_VALUES);
     this.opened = true;
     this.settleOpen?.();
-    this.settleOpen = null;
   }
 
   private onAnalysis(message: ServerMessage): void {
@@ -109,12 +119,7 @@ export class WsCameraStream {
   }
 
   private onError(code: string, detail: string): void {
-    if (this.settleOpen) {
-      this.settleOpen(new Error(`${this.stats.name}: open refused: ${code}: ${detail}`));
-      this.settleOpen = null;
-      this.closed = true;
-      return;
-    }
+    if (this.settleOpen) return this.settleOpen(new Error(`${this.stats.name}: open refused: ${code}: ${detail}`));
     // A failed analysis is also counted in the next analysis's `dropped`; count it once.
     if (MESSAGE_ERRORS.has(code)) return this.stats.problem('error', `${code}: ${detail}`);
     this.failuresSinceAnswer++;
@@ -132,19 +137,4 @@ export class WsCameraStream {
     const width = features.length / ring.size;
     return features.subarray(features.length - width);
   }
-}
-
-/** 33 × [x, y, z, visibility] with null for a missing value; null when the whole detection dropped. */
-function keypointList(values: Float32Array): (number | null)[][] | null {
-  if (values.every(Number.isNaN)) return null;
-  const points: (number | null)[][] = [];
-  for (let k = 0; k < KEYPOINT_COUNT; k++) {
-    const point: (number | null)[] = [];
-    for (let v = 0; v < KEYPOINT_VALUES; v++) {
-      const value = values[k * KEYPOINT_VALUES + v]!;
-      point.push(Number.isNaN(value) ? null : value);
-    }
-    points.push(point);
-  }
-  return points;
 }

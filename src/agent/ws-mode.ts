@@ -4,16 +4,16 @@
  * them back; the agent only counts and shows them.
  */
 import WebSocket from 'ws';
+import { ENV_SCHEMA } from '../config.js';
 import type { CameraFrame } from './camera.js';
 import { streamUrl } from './options.js';
 import { waitUntil, type AgentContext, type ModeRunner } from './mode.js';
-import { WsCameraStream, type ServerMessage } from './ws-camera-stream.js';
+import { CONNECT_TIMEOUT_MS, WsCameraStream, type ServerMessage } from './ws-camera-stream.js';
 
 /** Cameras per shared socket: the server's default BACKEND_STREAM_MAX_PER_SOCKET. */
-const STREAMS_PER_SHARED_SOCKET = 16;
+const STREAMS_PER_SHARED_SOCKET: number = ENV_SCHEMA.properties.BACKEND_STREAM_MAX_PER_SOCKET.default;
 /** Past this many unsent bytes on a socket, frames are skipped rather than buffered. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-const CONNECT_TIMEOUT_MS = 10_000;
 
 class StreamSocket {
   private readonly socket: WebSocket;

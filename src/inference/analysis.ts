@@ -52,6 +52,19 @@ export function packWindow(request: AnalyzeRequest, shape: WindowShape): PackedW
   return { frames: frames.length, data };
 }
 
+/**
+ * The /behavior/analyze body for `frames` × `featureDim` features, as agents send it (packWindow's
+ * inverse): frame f carries `indexes[f]`, or f when no indexes are given.
+ */
+export function analyzeRequest(features: Float32Array, frames: number, featureDim: number, indexes?: ArrayLike<number | null>): AnalyzeRequest {
+  return {
+    frames: Array.from({ length: frames }, (_, f) => ({
+      index: indexes ? indexes[f]! : f,
+      features: Array.from(features.subarray(f * featureDim, (f + 1) * featureDim)),
+    })),
+  };
+}
+
 export interface ModelOutputs {
   events: readonly string[];
   thresholds: readonly number[];

@@ -4,6 +4,7 @@
  * thread too, so nothing here touches onnxruntime.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { errorMessage } from '../errors.js';
 
 export interface ModelMeta {
   events: string[];
@@ -90,6 +91,10 @@ function name(json: Json, key: string, fail: (what: string) => never): string {
   return v;
 }
 
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+/**
+ * The first line of an error's message, without terminal colour codes: enough to name the problem
+ * in a one-line ModelError (onnxruntime appends its native log, coloured, after the first line).
+ */
+export function firstLine(err: unknown): string {
+  return errorMessage(err).split('\n')[0]!.replace(/\u001b\[[0-9;]*m.*$/, '');
 }

@@ -7,6 +7,7 @@
 import type { AnalyzeResponse } from '../contracts/api.js';
 import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
 import type { EventPayloadInput } from '../events/records.js';
+import { AnalysisSchedule } from './analysis-schedule.js';
 import { EventDetector } from './event-detector.js';
 import { FrameRing } from './frame-ring.js';
 import type { DecodedFrame, FrameInput } from './stream-messages.js';
@@ -51,15 +52,14 @@ export interface StreamAnalysisResult {
 export class AnalysisStream {
   private input: FrameInput | null = null;
   private ring: FrameRing | null = null;
-  private sinceAnalysis = 0;
-  private inFlight = false;
-  private again = false;
+  private readonly schedule: AnalysisSchedule;
   private newestArrival = 0;
   private dropped = 0;
   private closed = false;
   private readonly detector: EventDetector | null;
 
   constructor(readonly settings: StreamSettings, private readonly services: StreamServices) {
+    this.schedule = new AnalysisSchedule(settings.window, settings.stride);
     this.detector = settings.events
       ? new EventDetector({ events: services.events, thresholds: services.thresholds, startAfter: services.startAfter, endAfter: services.endAfter, probsEvery: settings.probsEvery })
       : null;
@@ -79,16 +79,12 @@ export class AnalysisStream {
     }
     this.ring!.push(frame.values, frame.index, frame.ts ?? Date.now() / 1000);
     this.newestArrival = arrival;
-    this.sinceAnalysis++;
-    if (this.ring!.size === this.settings.window && this.sinceAnalysis >= this.settings.stride) {
-      this.sinceAnalysis = 0;
-      if (!this.inFlight) return this.run();
-      if (this.again) {
-        // a newer window replaces the one already waiting
-        this.dropped++;
-        this.services.superseded(this);
-      }
-      this.again = true;
+    if (!this.schedule.push()) return;
+    const next = this.schedule.due();
+    if (next === 'run') this.run();
+    else if (next === 'supersede') {
+      this.dropped++;
+      this.services.superseded(this);
     }
   }
 
@@ -112,7 +108,6 @@ export class AnalysisStream {
     const data = this.input === 'keypoints' ? computeFeatures(raw, frames) : raw;
     const newest = ring.newest();
     const arrival = this.newestArrival;
-    this.inFlight = true;
     this.services
       .analyze(frames, data)
       .then(
@@ -133,11 +128,8 @@ export class AnalysisStream {
         },
       )
       .finally(() => {
-        this.inFlight = false;
-        if (this.again && !this.closed) {
-          this.again = false;
-          this.run();
-        }
+        // the window that waited runs on the newest frames
+        if (this.schedule.finished() && !this.closed) this.run();
       });
   }
 }

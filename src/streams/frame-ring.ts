@@ -4,14 +4,14 @@
  */
 export class FrameRing {
   private readonly values: Float32Array;
-  private readonly indexes: (number | null)[];
+  private readonly frameIndexes: (number | null)[];
   private readonly times: number[];
   private head = 0;
   private count = 0;
 
   constructor(readonly capacity: number, readonly width: number) {
     this.values = new Float32Array(capacity * width);
-    this.indexes = new Array(capacity).fill(null);
+    this.frameIndexes = new Array(capacity).fill(null);
     this.times = new Array(capacity).fill(0);
   }
 
@@ -21,7 +21,7 @@ export class FrameRing {
 
   push(frame: Float32Array, index: number | null, ts: number): void {
     this.values.set(frame, this.head * this.width);
-    this.indexes[this.head] = index;
+    this.frameIndexes[this.head] = index;
     this.times[this.head] = ts;
     this.head = (this.head + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
@@ -37,9 +37,15 @@ export class FrameRing {
     return out;
   }
 
+  /** The frames' indexes, oldest first (as window() lays the frames out). */
+  indexes(): (number | null)[] {
+    const start = this.head - this.count + this.capacity;
+    return Array.from({ length: this.count }, (_, i) => this.frameIndexes[(start + i) % this.capacity]!);
+  }
+
   /** Index and time of the newest frame. */
   newest(): { index: number | null; ts: number } {
     const last = (this.head - 1 + this.capacity) % this.capacity;
-    return { index: this.indexes[last]!, ts: this.times[last]! };
+    return { index: this.frameIndexes[last]!, ts: this.times[last]! };
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Decoding what an agent sends on a stream socket — JSON open/frame/close messages or a binary
- * frame — into one typed form, or a StreamMessageError whose detail names the problem.
+ * frame — into one typed form, or a StreamMessageError whose detail names the problem; and the
+ * encoders an agent uses for its frames (the demo agent and the tests use them).
  */
 import { BINARY_FRAME, StreamClose, StreamFrame, StreamOpen } from '../contracts/stream.js';
 import { KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
@@ -35,7 +36,8 @@ const KEYPOINT_VALUES_PER_FRAME = KEYPOINT_COUNT * KEYPOINT_VALUES;
 const validateOpen = compileValidator(StreamOpen);
 const validateFrame = compileValidator(StreamFrame);
 const validateClose = compileValidator(StreamClose);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const utf8Encoder = new TextEncoder();
 
 export function decodeText(text: string, featureDim: number): StreamMessage {
   let data: unknown;
@@ -108,7 +110,7 @@ export function decodeBinary(bytes: ArrayBuffer, featureDim: number): DecodedFra
   if (idLength === 0 || idLength > 512 || headerBytes + idLength > bytes.byteLength) throw new StreamMessageError(`binary frame: stream id length ${idLength} does not fit`);
   let streamId: string;
   try {
-    streamId = utf8.decode(new Uint8Array(bytes, headerBytes, idLength));
+    streamId = utf8Decoder.decode(new Uint8Array(bytes, headerBytes, idLength));
   } catch {
     throw new StreamMessageError('binary frame: stream id is not UTF-8');
   }
@@ -135,7 +137,7 @@ export function decodeBinary(bytes: ArrayBuffer, featureDim: number): DecodedFra
 
 /** Builds a binary frame (the encoder agents can copy; used by the demo agent and the tests). */
 export function encodeBinaryFrame(streamId: string, input: FrameInput, values: ArrayLike<number>, index: number | null, ts: number | null): ArrayBuffer {
-  const id = new TextEncoder().encode(streamId);
+  const id = utf8Encoder.encode(streamId);
   const valuesOffset = BINARY_FRAME.headerBytes + Math.ceil(id.length / 4) * 4;
   const buffer = new ArrayBuffer(valuesOffset + values.length * 4);
   const view = new DataView(buffer);
@@ -148,6 +150,17 @@ export function encodeBinaryFrame(streamId: string, input: FrameInput, values: A
   const out = new Float32Array(buffer, valuesOffset, values.length);
   for (let i = 0; i < values.length; i++) out[i] = values[i]!;
   return buffer;
+}
+
+/**
+ * One frame's keypoints as a JSON frame carries them: 33 × [x, y, z, visibility] with null for a
+ * missing value, or null when every value is missing (the detection dropped).
+ */
+export function keypointsJson(values: Float32Array): (number | null)[][] | null {
+  if (values.every(Number.isNaN)) return null;
+  return Array.from({ length: KEYPOINT_COUNT }, (_, k) =>
+    Array.from(values.subarray(k * KEYPOINT_VALUES, (k + 1) * KEYPOINT_VALUES), (v) => (Number.isNaN(v) ? null : v)),
+  );
 }
 
 function assertFinite(values: Float32Array, streamId: string): void {

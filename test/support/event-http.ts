@@ -1,64 +1,10 @@
 /**
- * HTTP helpers for the event-side tests against a running server: requests over a fixed number
- * of keep-alive connections, many posts at once, /metrics values, the log file's lines and the
- * memo's local-time stamp.
+ * HTTP helpers for the event-side tests against a running server (requests go through the agent's
+ * JsonClient): many posts at once, /metrics values, the log file's lines and the memo's local-time stamp.
  */
 import { readFileSync } from 'node:fs';
-import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
-
-export interface Reply {
-  status: number;
-  text: string;
-  json: any;
-  headers: IncomingHttpHeaders;
-}
-
-/** A client for one server with at most `connections` sockets, reused between requests. */
-export class HttpClient {
-  readonly #base: string;
-  readonly #agent: Agent;
-
-  constructor(base: string, connections = 8) {
-    this.#base = base;
-    this.#agent = new Agent({ keepAlive: true, maxSockets: connections });
-  }
-
-  post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    return this.send('POST', path, text, { 'content-type': 'application/json', ...headers });
-  }
-
-  get(path: string, headers: Record<string, string> = {}): Promise<Reply> {
-    return this.send('GET', path, undefined, headers);
-  }
-
-  send(method: string, path: string, body: string | undefined, headers: Record<string, string>): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const req = request(`${this.#base}${path}`, { method, headers, agent: this.#agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, text, json, headers: res.headers });
-        });
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
-  close(): void {
-    this.#agent.destroy();
-  }
-}
+import type { JsonClient } from '../../src/agent/http-client.js';
 
 /** Runs `work` on every item with at most `concurrency` at a time; results in item order. */
 export async function inParallel<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -87,7 +33,7 @@ export function metricSample(text: string, name: string, labels: Record<string, 
 }
 
 /** Reads one sample from the server's /metrics. */
-export async function metric(client: HttpClient, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metric(client: JsonClient, name: string, labels: Record<string, string> = {}): Promise<number> {
   const res = await client.get('/metrics');
   return metricSample(res.text, name, labels);
 }

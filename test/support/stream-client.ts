@@ -50,9 +50,3 @@ export class StreamClient {
     this.ws.close();
   }
 }
-
-/** Keypoints of one frame as the JSON protocol carries them (null for a dropped detection). */
-export function keypointRows(values: Float32Array): (number | null)[][] | null {
-  if (Number.isNaN(values[0])) return null;
-  return Array.from({ length: 33 }, (_, k) => Array.from(values.subarray(k * 4, k * 4 + 4), (v) => (Number.isNaN(v) ? null : v)));
-}

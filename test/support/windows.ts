@@ -1,23 +1,17 @@
 /** Seeded feature windows and request bodies for tests that need many distinct inputs. */
-
-export function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import type { AnalyzeRequest } from '../../src/contracts/api.js';
+import { Rng } from '../../src/features/synthetic-pose/rng.js';
+import { analyzeRequest } from '../../src/inference/analysis.js';
 
 /** frames × dim features in [-2, 2), seeded. */
 export function randomFrames(seed: number, frames: number, dim: number): number[][] {
-  const rand = mulberry32(seed);
-  return Array.from({ length: frames }, () => Array.from({ length: dim }, () => (rand() - 0.5) * 4));
+  const rng = new Rng(seed);
+  return Array.from({ length: frames }, () => Array.from({ length: dim }, () => rng.uniform(-2, 2)));
 }
 
-/** The agents' request body for these frames. */
-export function analyzeBody(frames: number[][]): { frames: { index: number; features: number[] }[] } {
-  return { frames: frames.map((features, index) => ({ index, features })) };
+/** The agents' request body for these frames (each value stored as float32, as the server reads it). */
+export function analyzeBody(frames: number[][]): AnalyzeRequest {
+  return analyzeRequest(Float32Array.from(frames.flat()), frames.length, frames[0]?.length ?? 0);
 }
 
 export interface JsonReply {
@@ -38,6 +32,7 @@ async function reply(res: Response): Promise<JsonReply> {
   return { status: res.status, json, headers: res.headers };
 }
 
+/** Through fetch, for tests that read the reply's headers as a browser would (Headers.get). */
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonReply> {
   return reply(await fetch(url, {
     method: 'POST',

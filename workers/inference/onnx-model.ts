@@ -6,9 +6,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { metaPathFor, ModelError, readModelMeta, type ModelMeta } from '../../src/model/model-meta.js';
-
-export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
+import type { InferenceWorkerInit } from '../../src/contracts/inference.js';
+import { firstLine, metaPathFor, ModelError, readModelMeta, type ModelMeta } from '../../src/model/model-meta.js';
 
 export interface OnnxModel {
   readonly meta: ModelMeta;
@@ -19,10 +18,7 @@ export interface OnnxModel {
   release(): Promise<void>;
 }
 
-export interface OpenOptions {
-  device: InferenceDevice;
-  intraOpThreads: number;
-}
+export type OpenOptions = Pick<InferenceWorkerInit, 'device' | 'intraOpThreads'>;
 
 /**
  * Reads the metadata, creates the session and checks the graph against the metadata (tensor names,
@@ -126,9 +122,4 @@ function checkGraph(session: ort.InferenceSession, meta: ModelMeta, metaPath: st
 
 function describe(m: ort.InferenceSession.ValueMetadata): string {
   return m.isTensor ? `${m.type} [${m.shape.join(', ')}]` : 'a non-tensor value';
-}
-
-function firstLine(err: unknown): string {
-  // onnxruntime appends its native log (with terminal colours) after the first line
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0].replace(/\u001b\[[0-9;]*m.*$/, '');
 }
