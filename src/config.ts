@@ -55,6 +55,7 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_EVENT_FSYNC: Enum(FSYNC_POLICIES, 'batch', 'batch = fsync every group commit; interval = every BACKEND_EVENT_FSYNC_INTERVAL_MS; never = leave it to the OS'),
   BACKEND_EVENT_FSYNC_INTERVAL_MS: Int(1000, 1, 3_600_000, 'fsync period for BACKEND_EVENT_FSYNC=interval'),
   BACKEND_EVENT_BACKLOG_MAX: Int(10_000, 1, 10_000_000, 'events waiting to be written before /event/payload answers 503'),
+  BACKEND_EVENT_MAX_BYTES: Int(16_384, 1024, 1_048_576, 'largest event, as its log line in bytes; a larger event is refused with 413'),
   // Kakao
   KAKAO_ACCESS_TOKEN: OptStr('Kakao access token; unset = no memos (logged once)'),
   KAKAO_REST_API_KEY: OptStr('Kakao app REST API key; with KAKAO_REFRESH_TOKEN enables token refresh'),
@@ -72,6 +73,7 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_STREAM_STRIDE: Int(4, 1, 10_000, 'default frames between two analyses of a stream'),
   BACKEND_STREAM_MAX_PER_SOCKET: Int(16, 1, 10_000, 'most streams one WebSocket may open'),
   BACKEND_STREAM_MAX_TOTAL: Int(1024, 1, 1_000_000, 'most streams open on the server'),
+  BACKEND_STREAM_MAX_PER_CLIENT: Int(256, 1, 1_000_000, 'most streams open from one client address (all its sockets together)'),
   BACKEND_WS_MAX_MESSAGE_BYTES: Int(65_536, 1024, 16_777_216, 'largest WebSocket message; larger closes the socket'),
   BACKEND_WS_IDLE_TIMEOUT_SEC: Int(60, 0, 3600, 'close a WebSocket silent this long: 0 = never, else at least 8'),
   BACKEND_WS_MAX_BACKPRESSURE_BYTES: Int(1_048_576, 1024, 1_073_741_824, 'unsent bytes on a socket over which analyses are dropped'),
@@ -121,6 +123,8 @@ export interface EventsConfig {
   fsync: (typeof FSYNC_POLICIES)[number];
   fsyncIntervalMs: number;
   backlogMax: number;
+  /** Largest record line in bytes; EventLog refuses larger ones (413). */
+  maxEventBytes: number;
 }
 
 export interface KakaoConfig {
@@ -142,6 +146,7 @@ export interface StreamConfig {
   defaultStride: number;
   maxPerSocket: number;
   maxTotal: number;
+  maxPerClient: number;
   maxMessageBytes: number;
   idleTimeoutSec: number;
   maxBackpressureBytes: number;
@@ -224,6 +229,7 @@ function buildConfig(e: Env, cwd: string): Config {
       fsync: e.BACKEND_EVENT_FSYNC,
       fsyncIntervalMs: e.BACKEND_EVENT_FSYNC_INTERVAL_MS,
       backlogMax: e.BACKEND_EVENT_BACKLOG_MAX,
+      maxEventBytes: e.BACKEND_EVENT_MAX_BYTES,
     },
     kakao: {
       accessToken: e.KAKAO_ACCESS_TOKEN || null,
@@ -243,6 +249,7 @@ function buildConfig(e: Env, cwd: string): Config {
       defaultStride: e.BACKEND_STREAM_STRIDE,
       maxPerSocket: e.BACKEND_STREAM_MAX_PER_SOCKET,
       maxTotal: e.BACKEND_STREAM_MAX_TOTAL,
+      maxPerClient: e.BACKEND_STREAM_MAX_PER_CLIENT,
       maxMessageBytes: e.BACKEND_WS_MAX_MESSAGE_BYTES,
       idleTimeoutSec: e.BACKEND_WS_IDLE_TIMEOUT_SEC,
       maxBackpressureBytes: e.BACKEND_WS_MAX_BACKPRESSURE_BYTES,

@@ -21,6 +21,10 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
+// The last line of defence: request, stream and event paths catch their own errors, so anything
+// arriving here is a bug. Log it and keep serving — one bad input must not stop every camera.
+process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception; still serving'));
+process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection; still serving'));
 let server: RunningServer | undefined;
 let stopSignal: string | null = null;
 

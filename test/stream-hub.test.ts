@@ -11,6 +11,7 @@ import { StreamHub, type StreamPeer } from '../src/streams/stream-hub.js';
 import { encodeBinaryFrame } from '../src/streams/stream-messages.js';
 
 class TestPeer implements StreamPeer {
+  readonly address = "127.0.0.1";
   buffered = 0;
   sent: any[] = [];
   send(text: string): boolean {

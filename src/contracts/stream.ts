@@ -5,8 +5,14 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { AnalyzeResponse } from './api.js';
 
-const StreamId = Type.String({ minLength: 1, maxLength: 128, description: 'names the camera or session; one socket may carry several' });
-const OptionalNumber = (description: string) => Type.Optional(Type.Unsafe<number | null>({ type: ['number', 'null'], description }));
+/** Stream ids: 1–128 characters, no control characters (the JSON and the binary form share these rules). */
+export const STREAM_ID_LIMITS = { maxLength: 128, pattern: '^[^\\u0000-\\u001F\\u007F]+$' } as const;
+/** Capture times (unix seconds) within the range of Python's datetime, 0001-01-01 to 9999-12-31. */
+export const UNIX_SECONDS_RANGE = { minimum: -62_135_596_800, maximum: 253_402_300_799 } as const;
+
+const StreamId = Type.String({ minLength: 1, ...STREAM_ID_LIMITS, description: 'names the camera or session; one socket may carry several' });
+const OptionalNumber = (description: string, limits: { minimum?: number; maximum?: number } = {}) =>
+  Type.Optional(Type.Unsafe<number | null>({ type: ['number', 'null'], ...limits, description }));
 const OptionalInteger = (description: string) => Type.Optional(Type.Unsafe<number | null>({ type: ['integer', 'null'], description }));
 const OptionalString = (description: string) => Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 256, description }));
 
@@ -30,7 +36,7 @@ export const StreamFrame = Type.Object(
     type: Type.Optional(Type.Literal('frame')),
     stream_id: StreamId,
     index: OptionalInteger('frame number, echoed in analyses and events'),
-    ts: OptionalNumber('capture time, unix seconds (default: arrival time)'),
+    ts: OptionalNumber('capture time, unix seconds (default: arrival time)', UNIX_SECONDS_RANGE),
     features: Type.Optional(Type.Array(Type.Number(), { description: 'this frame\'s feature vector (169 numbers)' })),
     keypoints: Type.Optional(
       Type.Unsafe<number[][] | null>({

@@ -3,11 +3,15 @@
  * recent list, the log's readiness, the Kakao debug calls, reopen and close.
  */
 import type { AlertRequest, WriterInit } from '../contracts/writer.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { RecentEvents } from './recent.js';
 import { serializeRecord, type EventRecord } from './records.js';
 import { WriterClient } from './writer-client.js';
+
+/** The most characters one /event/recent answer holds (its newest records that fit). */
+export const RECENT_ANSWER_MAX_CHARS = 4 * 1024 * 1024;
 
 /** What the event side is built from: the writer thread's own settings. */
 export type EventLogOptions = WriterInit;
@@ -16,11 +20,13 @@ export class EventLog {
   readonly #client: WriterClient;
   readonly #recent: RecentEvents;
   readonly #kakaoGraceMs: number;
+  readonly #maxEventBytes: number;
 
-  private constructor(client: WriterClient, recent: RecentEvents, kakaoGraceMs: number) {
+  private constructor(client: WriterClient, recent: RecentEvents, kakaoGraceMs: number, maxEventBytes: number) {
     this.#client = client;
     this.#recent = recent;
     this.#kakaoGraceMs = kakaoGraceMs;
+    this.#maxEventBytes = maxEventBytes;
   }
 
   /** Starts the writer thread and refills the recent list from the log's tail. */
@@ -37,24 +43,33 @@ export class EventLog {
       logger.info(facts, 'event log open');
     }
     if (start.client.readiness()) logger.error({ problem: start.client.readiness() }, 'event log is not writable; events are refused until it is');
-    return new EventLog(start.client, recent, kakao.timeoutMs);
+    return new EventLog(start.client, recent, kakao.timeoutMs, events.maxEventBytes);
   }
 
   /**
    * Resolves after the line has been written (and synced, per the fsync policy), then the record
    * joins the recent list. Rejects with AppError event_backlog_full | event_log_unavailable |
-   * shutting_down. alert=true (END events) sends a Kakao memo once the line is written.
+   * shutting_down, or payload_too_large for a line over BACKEND_EVENT_MAX_BYTES (before anything
+   * is written). alert=true (END events) sends a Kakao memo once the line is written.
    */
   append(record: EventRecord, options?: { alert?: boolean }): Promise<void> {
     const line = serializeRecord(record);
+    // Bounds what one event costs everywhere it goes: the log, the recent list, every /event/recent answer.
+    const bytes = Buffer.byteLength(line);
+    if (bytes > this.#maxEventBytes) {
+      return Promise.reject(new AppError('payload_too_large', `the event is ${bytes} bytes as a log line; the limit is ${this.#maxEventBytes} (BACKEND_EVENT_MAX_BYTES)`));
+    }
     const alert = options?.alert ? alertFor(record) : null;
     // Acks settle in FIFO order, so the recent list keeps the log's order.
     return this.#client.append(line, alert).then(() => this.#recent.push(line));
   }
 
-  /** The last `limit` records, oldest first (limit <= 0 → []), as a JSON array of the lines written (floats keep their Python form). */
+  /**
+   * The last `limit` records, oldest first (limit <= 0 → []), as a JSON array of the lines written
+   * (floats keep their Python form); only the newest that fit in RECENT_ANSWER_MAX_CHARS.
+   */
   recentJson(limit: number): string {
-    return this.#recent.lastJson(limit);
+    return this.#recent.lastJson(limit, RECENT_ANSWER_MAX_CHARS);
   }
 
   /** Null while the log is writable, else the reason (for /ready). */

@@ -30,15 +30,23 @@ export class RecentEvents {
     this.#start = (this.#start + 1) % this.#capacity;
   }
 
-  /** The last `limit` records, oldest first, as a JSON array of their lines; limit <= 0 gives []. */
-  lastJson(limit: number): string {
+  /**
+   * The last `limit` records, oldest first, as a JSON array of their lines; limit <= 0 gives [].
+   * Only the newest records whose lines fit in `maxChars` are included, so one answer stays bounded.
+   */
+  lastJson(limit: number, maxChars = Infinity): string {
     const lines = this.#lines;
-    const n = Math.min(Math.floor(limit), lines.length);
-    if (!(n > 0)) return '[]';
-    const out = new Array<string>(n);
-    const first = this.#start + lines.length - n;
-    for (let i = 0; i < n; i++) out[i] = lines[(first + i) % lines.length]!;
-    return `[${out.join(', ')}]`;
+    const wanted = Math.min(Math.floor(limit), lines.length);
+    if (!(wanted > 0)) return '[]';
+    const out: string[] = [];
+    let chars = 2;
+    for (let i = 0; i < wanted; i++) {
+      const line = lines[(this.#start + lines.length - 1 - i) % lines.length]!;
+      chars += line.length + 2;
+      if (chars > maxChars) break;
+      out.push(line);
+    }
+    return `[${out.reverse().join(', ')}]`;
   }
 
   /** Loads lines read from the log's tail (oldest first); lines that are not a JSON object are skipped. */

@@ -140,9 +140,8 @@ function probsMap(probs: EventPayloadInput['probs'], events: EventPayloadInput['
   if (events.length !== probs.length) {
     throw new AppError('invalid_input', `probs: expected ${events.length} values to match events, got ${probs.length}`);
   }
-  const map: Record<string, number> = {};
-  events.forEach((name, i) => { map[name] = probs[i]!; });
-  return map;
+  // fromEntries defines own properties: an event named "__proto__" is kept like any other name.
+  return Object.fromEntries(events.map((name, i) => [name, probs[i]!]));
 }
 
 function newEventId(): string {

@@ -6,7 +6,7 @@
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { BodyBuffers } from './body-buffers.js';
-import { JSON_TYPE, writeResponse } from './reply.js';
+import { JSON_TYPE, LARGE_BODY_BYTES, writeResponse } from './reply.js';
 
 /** The body is over the limit; the rest of it is not read and the connection is closed. */
 export class PayloadTooLargeError extends Error {
@@ -31,6 +31,7 @@ export class Exchange {
   aborted = false;
   answered = false;
   private onAbort: (() => void) | null = null;
+  private watchingAbort = false;
   private pooled: { buffers: BodyBuffers; buffer: Buffer } | null = null;
 
   constructor(
@@ -50,6 +51,8 @@ export class Exchange {
 
   /** Must be called before the first await: uWebSockets.js requires it for asynchronous responses. */
   watchAbort(): void {
+    if (this.watchingAbort) return;
+    this.watchingAbort = true;
     this.res.onAborted(() => {
       this.aborted = true;
       this.onAbort?.();
@@ -105,6 +108,8 @@ export class Exchange {
   send(status: number, body: string | Uint8Array, contentType = JSON_TYPE, headers?: Readonly<Record<string, string>>, closeConnection = false): boolean {
     if (this.aborted || this.answered) return false;
     this.answered = true;
+    // A large body is written as the socket drains, after this callback returns.
+    if (body.length >= LARGE_BODY_BYTES / 4) this.watchAbort();
     writeResponse(this.res, status, contentType, body, this.allowOrigin, headers, closeConnection);
     return true;
   }

@@ -32,8 +32,16 @@ export function corsPolicy(origins: readonly string[]): CorsPolicy {
 }
 
 /**
+ * Bodies from this size on are written as the socket takes them (tryEnd + onWritable) instead of
+ * being handed to uWebSockets.js whole: a client that does not read must not make the server copy
+ * every large answer into its send buffer.
+ */
+export const LARGE_BODY_BYTES = 64 * 1024;
+
+/**
  * Writes a whole response. `allowOrigin` is the CORS header value (null for none).
- * Caller guarantees the response has not been aborted.
+ * Caller guarantees the response has not been aborted, and — for a body of LARGE_BODY_BYTES or
+ * more — that an onAborted handler is attached (the answer outlives this call).
  */
 export function writeResponse(
   res: HttpResponse,
@@ -44,6 +52,7 @@ export function writeResponse(
   headers?: Readonly<Record<string, string>>,
   closeConnection = false,
 ): void {
+  const large = body.length >= LARGE_BODY_BYTES / 4 ? (typeof body === 'string' ? Buffer.from(body) : body) : null;
   res.cork(() => {
     res.writeStatus(statusLine(status));
     res.writeHeader('Content-Type', contentType);
@@ -52,6 +61,17 @@ export function writeResponse(
       if (allowOrigin !== '*') res.writeHeader('Vary', 'Origin');
     }
     if (headers) for (const key in headers) res.writeHeader(key, headers[key]!);
-    res.end(body, closeConnection);
+    if (large && large.length >= LARGE_BODY_BYTES) writeAsDrained(res, large);
+    else res.end(body, closeConnection);
+  });
+}
+
+/** Sends `body` as far as the socket takes it now, and the rest each time it drains. */
+function writeAsDrained(res: HttpResponse, body: Uint8Array): void {
+  const [ok, done] = res.tryEnd(body, body.length);
+  if (ok || done) return;
+  res.onWritable((offset) => {
+    const [written, finished] = res.tryEnd(body.subarray(offset), body.length);
+    return written || finished;
   });
 }

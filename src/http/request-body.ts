@@ -1,8 +1,10 @@
 /**
  * Turning a route's body bytes into its validated value: the route's fast path when it has one,
- * else JSON.parse and the compiled schema, with errors in FastAPI's shape.
+ * else JSON.parse and the compiled schema, with errors in FastAPI's shape. Nesting is capped
+ * before parsing.
  */
-import { RequestValidationError, jsonErrorItem, missingBodyItem } from '../validation/fastapi-errors.js';
+import { RequestValidationError, jsonErrorItem, missingBodyItem, tooDeepItem } from '../validation/fastapi-errors.js';
+import { tooDeepAt } from '../validation/input-limits.js';
 import type { Validator } from '../validation/validators.js';
 
 export function parseJsonBody<T>(bytes: Buffer, validate: Validator<T>, fastParse?: (bytes: Buffer) => T | undefined, optional = false): T | undefined {
@@ -13,13 +15,16 @@ export function parseJsonBody<T>(bytes: Buffer, validate: Validator<T>, fastPars
   }
   if (bytes.length === 0) throw new RequestValidationError([missingBodyItem()]);
   const text = bytes.toString('utf8');
+  // Before any parser or validator recurses into it: a few KB of brackets must not exhaust the stack.
+  const deepAt = tooDeepAt(text);
+  if (deepAt >= 0) throw new RequestValidationError([tooDeepItem(text, deepAt)]);
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
     throw new RequestValidationError([jsonErrorItem(text)]);
   }
-  const result = validate(data);
+  const result = validate(data, text.length);
   if (!result.ok) throw new RequestValidationError(result.errors);
   return result.value;
 }

@@ -10,6 +10,7 @@ import type { HttpConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { RequestValidationError } from '../validation/fastapi-errors.js';
+import { clipText } from '../validation/input-limits.js';
 import { compileValidator, type Validator } from '../validation/validators.js';
 import { BodyBuffers } from './body-buffers.js';
 import { AbortedError, Exchange, PayloadTooLargeError } from './exchange.js';
@@ -155,11 +156,15 @@ export class HttpServer {
     }
   }
 
-  /** Counts an asynchronous request as in flight until it is answered (or its client leaves). */
+  /**
+   * Counts an asynchronous request as in flight until it is answered (or its client leaves).
+   * Whatever the work or its answer throws ends as a response: nothing reaches the process.
+   */
   private track(spec: RouteSpec<any, any>, ex: Exchange, work: Promise<RouteResult>): void {
     this.inFlight++;
     work
-      .then((result) => this.reply(spec, ex, result), (err) => this.fail(spec.name, ex, err))
+      .then((result) => this.reply(spec, ex, result))
+      .catch((err: unknown) => this.fail(spec.name, ex, err))
       .finally(() => {
         if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
@@ -171,8 +176,20 @@ export class HttpServer {
     if (ex.send(status, body, result.contentType, result.headers)) this.observe(spec.name, ex, status);
   }
 
-  /** The single mapping from an error to an HTTP answer. Never leaks a stack trace. */
+  /**
+   * The single mapping from an error to an HTTP answer. Never leaks a stack trace and never throws:
+   * it runs inside uWS callbacks and promise chains, where an exception would end the process.
+   */
   private fail(routeName: string, ex: Exchange, err: unknown): void {
+    try {
+      this.answerError(routeName, ex, err);
+    } catch (failure) {
+      this.options.logger.error({ err: failure, route: routeName }, 'could not answer an error');
+      if (ex.send(500, INTERNAL)) this.observe(routeName, ex, 500);
+    }
+  }
+
+  private answerError(routeName: string, ex: Exchange, err: unknown): void {
     if (err instanceof AbortedError || ex.aborted) return;
     let status: number;
     let body: string;
@@ -189,7 +206,7 @@ export class HttpServer {
       if (err.code === 'unauthorized') headers = { 'WWW-Authenticate': 'Bearer' };
       // 503s (overload, backlog, loading, shutdown) are counted, not logged: a line per refused
       // request would add work exactly when the server has none to spare.
-      if (status === 500) this.options.logger.warn({ route: routeName, code: err.code, reason: err.message }, 'request failed');
+      if (status === 500) this.options.logger.warn({ route: routeName, code: err.code, reason: clipText(err.message) }, 'request failed');
     } else if (err instanceof PayloadTooLargeError) {
       status = 413;
       body = JSON.stringify({ detail: err.message });

@@ -32,21 +32,23 @@ export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: Str
         context,
       );
     },
-    open: (ws) => {
+    // Each callback is guarded: an exception thrown out of a uWS callback would end the process.
+    open: guarded(hub, (ws) => {
       const state = ws.getUserData();
       state.connection = hub.connect(peerOf(ws, state));
-    },
-    message: (ws, message, isBinary) => ws.getUserData().connection!.onMessage(message, isBinary),
-    close: (ws) => {
+    }),
+    message: guarded(hub, (ws, message: ArrayBuffer, isBinary: boolean) => ws.getUserData().connection?.onMessage(message, isBinary)),
+    close: guarded(hub, (ws) => {
       const state = ws.getUserData();
       state.closed = true;
       state.connection?.onClose();
-    },
+    }),
   });
 }
 
 function peerOf(ws: WebSocket<SocketState>, state: SocketState) {
   return {
+    address: Buffer.from(ws.getRemoteAddressAsText()).toString(),
     // Results arrive from worker threads, outside any uWS callback: cork each send.
     send: (text: string): boolean => {
       if (state.closed) return false;
@@ -58,5 +60,15 @@ function peerOf(ws: WebSocket<SocketState>, state: SocketState) {
     end: (code: number, reason: string): void => {
       if (!state.closed) ws.end(code, reason);
     },
+  };
+}
+
+function guarded<A extends unknown[]>(hub: StreamHub, callback: (ws: WebSocket<SocketState>, ...args: A) => void) {
+  return (ws: WebSocket<SocketState>, ...args: A): void => {
+    try {
+      callback(ws, ...args);
+    } catch (err) {
+      hub.deps.logger.error({ err }, 'stream socket callback failed');
+    }
   };
 }

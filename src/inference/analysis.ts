@@ -11,10 +11,15 @@ export interface WindowShape {
   windowSize: number;
 }
 
-/** A window ready for the batcher: frames × featureDim float32 values. */
-export interface PackedWindow {
-  frames: number;
-  data: Float32Array;
+/**
+ * A window ready for the batcher: frames × featureDim float32 values. A class, so that code can
+ * tell a decoded window from a client's JSON by its type (`instanceof`), never by its keys.
+ */
+export class PackedWindow {
+  constructor(
+    readonly frames: number,
+    readonly data: Float32Array,
+  ) {}
 }
 
 /** Throws the 422 for a frame count the model cannot take. */
@@ -49,7 +54,7 @@ export function packWindow(request: AnalyzeRequest, shape: WindowShape): PackedW
       if (!Number.isFinite(data[f * dim + i]!)) throw nonFiniteError(f, i, value);
     }
   }
-  return { frames: frames.length, data };
+  return new PackedWindow(frames.length, data);
 }
 
 /**

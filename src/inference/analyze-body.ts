@@ -11,7 +11,7 @@
  * rounded again to float32. Each number is computed in double precision, and when that double
  * lies too close to a float32 rounding boundary to be sure, the number is re-read with parseFloat.
  */
-import type { PackedWindow, WindowShape } from './analysis.js';
+import { PackedWindow, type WindowShape } from './analysis.js';
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact in double up to 1e22
 const f32 = new Float32Array(1);
@@ -216,7 +216,7 @@ function decode(s: Scanner, dim: number, fixedFrames: number): PackedWindow {
   s.ws();
   if (s.pos !== s.b.length) throw BAIL;
   if (frames === 0 || (fixedFrames > 0 && frames !== fixedFrames)) throw BAIL;
-  return { frames, data: fixedFrames > 0 ? data : data.slice(0, frames * dim) };
+  return new PackedWindow(frames, fixedFrames > 0 ? data : data.slice(0, frames * dim));
 }
 
 function decodeFrame(s: Scanner, data: Float32Array, offset: number, dim: number): void {

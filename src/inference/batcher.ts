@@ -52,6 +52,11 @@ export class MicroBatcher {
   /** Queues one window (frames × featureDim values); resolves with its scores. */
   submit(data: Float32Array, frames: number): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new AppError('shutting_down', 'the server is shutting down'));
+    // A window of the wrong size would throw later inside a timer, where no request can catch it.
+    const { featureDim } = this.options;
+    if (!(data instanceof Float32Array) || !Number.isInteger(frames) || frames <= 0 || data.length !== frames * featureDim) {
+      return Promise.reject(new AppError('internal', `malformed window: ${frames} frames × ${featureDim} features cannot hold ${(data as { length?: unknown })?.length} values`));
+    }
     if (this.queue.length >= this.options.queueMax) {
       this.observer?.rejected();
       return Promise.reject(new AppError('overloaded', `inference queue is full (${this.options.queueMax} windows waiting); retry shortly`));
@@ -102,25 +107,39 @@ export class MicroBatcher {
     const { featureDim, outputs } = this.options;
     const frames = batch[0]!.frames;
     const windowSize = frames * featureDim;
-    const data = new Float32Array(batch.length * windowSize);
-    const now = performance.now();
-    const waits = batch.map((p, i) => {
-      data.set(p.data, i * windowSize);
-      return (now - p.enqueuedAt) / 1000;
-    });
-    this.observer?.batchStarted(batch.length, waits);
     this.running++;
-    this.run({ batch: batch.length, frames, data }).then(
-      (scores) => {
-        this.batchDone();
-        batch.forEach((p, i) => p.resolve(scores.subarray(i * outputs, (i + 1) * outputs)));
-      },
-      (err) => {
-        this.batchDone();
-        this.observer?.batchFailed(err instanceof AppError ? err.code : 'error');
-        for (const p of batch) p.reject(err);
-      },
-    );
+    let started: Promise<Float32Array>;
+    try {
+      const data = new Float32Array(batch.length * windowSize);
+      const now = performance.now();
+      const waits = batch.map((p, i) => {
+        data.set(p.data, i * windowSize);
+        return (now - p.enqueuedAt) / 1000;
+      });
+      this.observer?.batchStarted(batch.length, waits);
+      started = this.run({ batch: batch.length, frames, data });
+    } catch (err) {
+      // This runs in a timer: whatever throws here must reach the batch's requests, not the process.
+      started = Promise.reject(err);
+    }
+    started
+      .then((scores) => {
+        if (!(scores instanceof Float32Array) || scores.length !== batch.length * outputs) {
+          throw new AppError('inference_failed', `the model answered ${(scores as { length?: unknown })?.length} scores for ${batch.length} windows × ${outputs} events`);
+        }
+        return scores;
+      })
+      .then(
+        (scores) => {
+          this.batchDone();
+          batch.forEach((p, i) => p.resolve(scores.subarray(i * outputs, (i + 1) * outputs)));
+        },
+        (err) => {
+          this.batchDone();
+          this.observer?.batchFailed(err instanceof AppError ? err.code : 'error');
+          for (const p of batch) p.reject(err);
+        },
+      );
   }
 
   /**

@@ -22,6 +22,8 @@ export interface StreamPeer {
   bufferedBytes(): number;
   /** Closes the socket (server shutdown). */
   end(code: number, reason: string): void;
+  /** The client's address: streams are limited per address as well as per socket. */
+  readonly address: string;
 }
 
 export interface StreamHubDeps {
@@ -36,6 +38,8 @@ export interface StreamHubDeps {
 export class StreamHub {
   private readonly connections = new Set<StreamConnection>();
   openStreams = 0;
+  /** Open streams per client address (entries leave at zero). */
+  private readonly perClient = new Map<string, number>();
   /** The per-analysis outcome counters, looked up once rather than by label on every analysis. */
   readonly outcomes;
 
@@ -52,6 +56,19 @@ export class StreamHub {
 
   forget(connection: StreamConnection): void {
     this.connections.delete(connection);
+  }
+
+  /** Counts a stream opened (+1) or closed (-1) for the server and for its client's address. */
+  countStream(address: string, change: 1 | -1): void {
+    this.openStreams += change;
+    const n = (this.perClient.get(address) ?? 0) + change;
+    if (n > 0) this.perClient.set(address, n);
+    else this.perClient.delete(address);
+    this.deps.metrics.stream.open.set(this.openStreams);
+  }
+
+  streamsOf(address: string): number {
+    return this.perClient.get(address) ?? 0;
   }
 
   /** Server shutdown: END active events, then close every socket. */
@@ -100,9 +117,15 @@ export class StreamConnection {
           return this.closeStream(decoded.streamId);
       }
     } catch (err) {
-      if (!(err instanceof StreamMessageError)) throw err;
-      this.hub.deps.metrics.stream.messageErrors.labels('bad_message').inc();
-      this.notice({ type: 'error', ...(err.streamId ? { stream_id: err.streamId } : {}), code: 'bad_message', detail: err.detail });
+      if (err instanceof StreamMessageError) {
+        this.hub.deps.metrics.stream.messageErrors.labels('bad_message').inc();
+        this.notice({ type: 'error', ...(err.streamId ? { stream_id: err.streamId } : {}), code: 'bad_message', detail: err.detail });
+        return;
+      }
+      // A bug, not the client's fault: this runs inside a uWS callback, where a throw would end the process.
+      this.hub.deps.metrics.stream.messageErrors.labels('internal').inc();
+      this.hub.deps.logger.error({ err }, 'stream message could not be handled');
+      this.notice({ type: 'error', code: 'internal', detail: 'the message could not be handled' });
     }
   }
 
@@ -143,6 +166,7 @@ export class StreamConnection {
     }
     if (this.streams.size >= config.maxPerSocket) return refuse('limit', `at most ${config.maxPerSocket} streams per socket`);
     if (this.hub.openStreams >= config.maxTotal) return refuse('limit', `the server has its maximum of ${config.maxTotal} open streams`);
+    if (this.hub.streamsOf(this.peer.address) >= config.maxPerClient) return refuse('limit', `at most ${config.maxPerClient} streams per client address`);
     const settings: StreamSettings = {
       id,
       window: model.windowSize || message.window || config.defaultWindow,
@@ -154,8 +178,7 @@ export class StreamConnection {
     };
     const stream = new AnalysisStream(settings, this.services);
     this.streams.set(id, stream);
-    this.hub.openStreams++;
-    this.hub.deps.metrics.stream.open.set(this.hub.openStreams);
+    this.hub.countStream(this.peer.address, 1);
     if (explicit) {
       this.notice({ type: 'opened', stream_id: id, window: settings.window, stride: settings.stride, events: settings.events, probs_every: settings.probsEvery, session_id: settings.sessionId });
     }
@@ -169,8 +192,7 @@ export class StreamConnection {
       return;
     }
     this.streams.delete(id);
-    this.hub.openStreams--;
-    this.hub.deps.metrics.stream.open.set(this.hub.openStreams);
+    this.hub.countStream(this.peer.address, -1);
     // `closed` follows the notices of the ENDs this closing wrote, so a client may hang up on it.
     const ends = stream.close();
     const written = ends.length ? this.emit(stream, ends) : Promise.resolve();
@@ -219,7 +241,10 @@ export class StreamConnection {
       );
       notices.push(written);
     }
-    return Promise.all(notices).then(() => undefined);
+    return Promise.all(notices).then(
+      () => undefined,
+      (err: unknown) => this.hub.deps.logger.error({ err, stream: stream.id }, 'stream event notice failed'),
+    );
   }
 
   /** Sends unless the socket already holds more than the configured bound (a slow consumer). */

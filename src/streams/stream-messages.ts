@@ -3,10 +3,11 @@
  * frame — into one typed form, or a StreamMessageError whose detail names the problem; and the
  * encoders an agent uses for its frames (the demo agent and the tests use them).
  */
-import { BINARY_FRAME, StreamClose, StreamFrame, StreamOpen } from '../contracts/stream.js';
+import { BINARY_FRAME, STREAM_ID_LIMITS, StreamClose, StreamFrame, StreamOpen, UNIX_SECONDS_RANGE } from '../contracts/stream.js';
 import { KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
 import { compileValidator, type Validator } from '../validation/validators.js';
 import type { FastApiErrorItem } from '../validation/fastapi-errors.js';
+import { MAX_NESTING_DEPTH, describeValue, tooDeepAt } from '../validation/input-limits.js';
 
 export type FrameInput = 'features' | 'keypoints';
 
@@ -38,8 +39,13 @@ const validateFrame = compileValidator(StreamFrame);
 const validateClose = compileValidator(StreamClose);
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
+const STREAM_ID_PATTERN = new RegExp(STREAM_ID_LIMITS.pattern, 'u');
+/** Longest stream id in UTF-8 bytes: maxLength characters of up to 4 bytes each. */
+const MAX_STREAM_ID_BYTES = STREAM_ID_LIMITS.maxLength * 4;
 
 export function decodeText(text: string, featureDim: number): StreamMessage {
+  // Before JSON.parse and the validators recurse into it (a few KB of brackets must not exhaust the stack).
+  if (tooDeepAt(text) >= 0) throw new StreamMessageError(`message nests deeper than ${MAX_NESTING_DEPTH} levels`);
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -51,19 +57,19 @@ export function decodeText(text: string, featureDim: number): StreamMessage {
   const streamId = typeof (data as { stream_id?: unknown }).stream_id === 'string' ? (data as { stream_id: string }).stream_id : undefined;
   switch (type) {
     case 'open':
-      return { kind: 'open', message: check(validateOpen, data, streamId) };
+      return { kind: 'open', message: check(validateOpen, data, streamId, text.length) };
     case 'close':
-      return { kind: 'close', streamId: check(validateClose, data, streamId).stream_id };
+      return { kind: 'close', streamId: check(validateClose, data, streamId, text.length).stream_id };
     case undefined:
     case 'frame':
-      return frameFromJson(check(validateFrame, data, streamId), featureDim);
+      return frameFromJson(check(validateFrame, data, streamId, text.length), featureDim);
     default:
-      throw new StreamMessageError(`unknown message type ${JSON.stringify(type)} (expected open, frame or close)`, streamId);
+      throw new StreamMessageError(`unknown message type ${describeValue(type)} (expected open, frame or close)`, streamId);
   }
 }
 
-function check<T>(validate: Validator<T>, data: unknown, streamId: string | undefined): T {
-  const result = validate(data);
+function check<T>(validate: Validator<T>, data: unknown, streamId: string | undefined, inputChars: number): T {
+  const result = validate(data, inputChars);
   if (!result.ok) throw new StreamMessageError(result.errors.map(describe).join('; '), streamId);
   return result.value;
 }
@@ -107,15 +113,22 @@ export function decodeBinary(bytes: ArrayBuffer, featureDim: number): DecodedFra
   const kind = view.getUint8(1);
   if (kind !== kindFeatures && kind !== kindKeypoints) throw new StreamMessageError(`binary frame: kind ${kind} (expected 1 = features or 2 = keypoints)`);
   const idLength = view.getUint16(2, true);
-  if (idLength === 0 || idLength > 512 || headerBytes + idLength > bytes.byteLength) throw new StreamMessageError(`binary frame: stream id length ${idLength} does not fit`);
+  if (idLength === 0 || idLength > MAX_STREAM_ID_BYTES || headerBytes + idLength > bytes.byteLength) throw new StreamMessageError(`binary frame: stream id length ${idLength} does not fit`);
   let streamId: string;
   try {
     streamId = utf8Decoder.decode(new Uint8Array(bytes, headerBytes, idLength));
   } catch {
     throw new StreamMessageError('binary frame: stream id is not UTF-8');
   }
+  // The same rules as a JSON stream_id: the length must not reach into the padding (NUL bytes).
+  if ([...streamId].length > STREAM_ID_LIMITS.maxLength || !STREAM_ID_PATTERN.test(streamId)) {
+    throw new StreamMessageError(`binary frame: stream id must be 1–${STREAM_ID_LIMITS.maxLength} characters without control characters`);
+  }
   const index = view.getUint32(4, true);
   const ts = view.getFloat64(8, true);
+  if (!Number.isNaN(ts) && !(ts >= UNIX_SECONDS_RANGE.minimum && ts <= UNIX_SECONDS_RANGE.maximum)) {
+    throw new StreamMessageError(`binary frame: capture time ${ts} is not a unix time in seconds`, streamId);
+  }
   const valuesOffset = headerBytes + Math.ceil(idLength / 4) * 4;
   const expected = kind === kindFeatures ? featureDim : KEYPOINT_VALUES_PER_FRAME;
   const got = (bytes.byteLength - valuesOffset) / 4;

@@ -5,6 +5,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import { parse as parseLenient, ParseErrorCode, type ParseError } from 'jsonc-parser';
+import { MAX_NESTING_DEPTH, clipValue } from './input-limits.js';
 
 export interface FastApiErrorItem {
   type: string;
@@ -47,18 +48,42 @@ export function jsonErrorItem(text: string): FastApiErrorItem {
   };
 }
 
+/** The 422 item for a body nested deeper than MAX_NESTING_DEPTH; `charOffset` is where the limit was passed. */
+export function tooDeepItem(text: string, charOffset: number): FastApiErrorItem {
+  return {
+    type: 'json_invalid',
+    loc: ['body', Buffer.byteLength(text.slice(0, charOffset))],
+    msg: 'JSON decode error',
+    input: {},
+    ctx: { error: `Nesting deeper than ${MAX_NESTING_DEPTH} levels` },
+  };
+}
+
 /** The item for a request whose body is required but empty. */
 export function missingBodyItem(): FastApiErrorItem {
   return { type: 'missing', loc: ['body'], msg: 'Field required', input: null };
 }
 
-/** Ajv errors (allErrors + verbose) → pydantic-style items, one per problem, `loc` rooted at `root`. */
+/** Problems listed in one 422; a body with more gets a last item saying how many were left out. */
+export const MAX_ERROR_ITEMS = 20;
+
+/**
+ * Ajv errors (allErrors + verbose) → pydantic-style items, one per problem, `loc` rooted at `root`.
+ * At most MAX_ERROR_ITEMS are listed and each `input` is a clipped copy, so the answer stays small
+ * whatever the body held (a megabyte of bad values must not become a 50 MB answer).
+ */
 export function ajvErrorItems(errors: readonly ErrorObject[], root: string): FastApiErrorItem[] {
   const items: FastApiErrorItem[] = [];
+  let omitted = 0;
   for (const err of errors) {
+    if (items.length === MAX_ERROR_ITEMS) {
+      if (err.keyword !== 'anyOf' && err.keyword !== 'if') omitted++;
+      continue;
+    }
     const item = ajvErrorItem(err, root);
-    if (item) items.push(item);
+    if (item) items.push({ ...item, input: clipValue(item.input) });
   }
+  if (omitted > 0) items.push({ type: 'too_many_errors', loc: [root], msg: `${omitted} more problems not listed`, input: null });
   return items;
 }
 

@@ -8,7 +8,7 @@ import type { Metrics } from '../../src/metrics.js';
 /** The event and Kakao slices with the defaults of config.ts, a log in `dir` and Kakao pointed nowhere. */
 export function eventOptions(dir: string, overrides: { events?: Partial<EventsConfig>; kakao?: Partial<KakaoConfig> } = {}): EventLogOptions {
   return {
-    events: { logPath: `${dir}/events.jsonl`, keepRecent: 200, fsync: 'batch', fsyncIntervalMs: 1000, backlogMax: 10_000, ...overrides.events },
+    events: { logPath: `${dir}/events.jsonl`, keepRecent: 200, fsync: 'batch', fsyncIntervalMs: 1000, backlogMax: 10_000, maxEventBytes: 16_384, ...overrides.events },
     kakao: {
       accessToken: null,
       restApiKey: null,

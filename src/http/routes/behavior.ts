@@ -1,6 +1,6 @@
 import { AnalyzeRequest, AnalyzeResponse, ErrorMessage, HTTPValidationError } from '../../contracts/api.js';
 import { AppError } from '../../errors.js';
-import { analysisResult, packWindow, type ModelOutputs, type PackedWindow, type WindowShape } from '../../inference/analysis.js';
+import { PackedWindow, analysisResult, packWindow, type ModelOutputs, type WindowShape } from '../../inference/analysis.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 export interface BehaviorDeps {
@@ -33,7 +33,8 @@ export function behaviorRoutes(deps: BehaviorDeps): RouteSpec<any, any>[] {
       async handler({ body }) {
         const reason = deps.unavailableReason();
         if (reason) throw new AppError('model_unavailable', reason);
-        const fast = 'data' in body;
+        // The fast decoder's product is known by its type: a client's JSON can never pass for it.
+        const fast = body instanceof PackedWindow;
         deps.decoded?.(fast ? 'fast' : 'general');
         const window = fast ? body : packWindow(body, deps.model);
         const scores = await deps.analyze(window);
