@@ -117,7 +117,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       title: 'Behaviour anomaly detection backend',
       version: '1.0.0',
       description: 'Pose-feature windows in, per-event anomaly scores out; agent events, recent events and KakaoTalk alerts.',
-    }, streamDocs())),
+    }, streamDocs()), model),
   );
 
   const http = new HttpServer({ routes, config: config.http, logger, metrics, extend: (app) => mountStreamSocket(app, streams, config.stream) });

@@ -1,24 +1,31 @@
 /**
- * `npm run events -- --limit 20 [--file path]`: the last events of a JSONL log as a table, in the
- * seed CLI's layout. Reads only the tail of the file. The default file is BACKEND_EVENT_LOG_JSONL.
+ * `npm run events -- --limit 20 [--file path]`: the last events of a JSONL log as a table (time,
+ * type, session, event, probability, duration, the rest). Reads only the tail of the file. The default
+ * file is BACKEND_EVENT_LOG_JSONL; a file that does not exist is an error (exit 1). Text from the log
+ * is printed with control characters escaped, so a log line cannot drive the terminal.
  */
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { readLogTail } from '../events/log-tail.js';
 import { parseJsonObject } from '../json.js';
 import { pythonFixed } from '../events/python-format.js';
-import { PAYLOAD_FLOAT_FIELDS, pythonObject } from '../events/records.js';
+import { pythonJson, pythonObject } from '../events/records.js';
 
 const USAGE = 'usage: npm run events -- [--limit N] [--file path]   (default: the last 50 events of BACKEND_EVENT_LOG_JSONL)';
-const HEADERS = ['#', 'Timestamp', 'Type', 'Session', 'User', 'Summary'] as const;
-const SUMMARY_WIDTH_MAX = 80;
+const HEADERS = ['#', 'Time', 'Type', 'Session', 'Event', 'Prob', 'Duration', 'Detail'] as const;
+/** Columns whose values are numbers, aligned right. */
+const RIGHT = new Set([0, 5, 6]);
+const DETAIL_WIDTH_MAX = 60;
 
 interface Row {
-  timestamp: string;
+  time: string;
   type: string;
   session: string;
-  user: string;
-  summary: string;
+  event: string;
+  prob: string;
+  duration: string;
+  detail: string;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -40,8 +47,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const path = values.file ?? values.path ?? defaultPath();
   if (path === null) return 1;
+  const problem = unreadable(path);
+  if (problem) {
+    console.error(problem);
+    return 1;
+  }
   const count = Math.max(1, limit);
-  console.log(`[INFO] Reading last ${count} events from: ${path}`);
+  console.log(`[INFO] Reading last ${count} events from: ${visible(path)}`);
   const tail = await readLogTail(path, count);
   if (tail.torn) console.error(`[WARN] skipped a torn last line (${tail.torn.bytes} bytes)`);
   const rows: Row[] = [];
@@ -67,17 +79,50 @@ function defaultPath(): string | null {
   }
 }
 
+/** Why `path` cannot be read as a log (one line, for stderr), or null. */
+function unreadable(path: string): string | null {
+  try {
+    if (!statSync(path).isFile()) return `not a file: ${visible(path)}`;
+    return null;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.code === 'ENOENT' ? `no such file: ${visible(path)}` : `cannot read ${visible(path)}: ${e.code ?? e.message}`;
+  }
+}
+
+/**
+ * Text from the log made safe for a terminal: C0 and C1 controls, DEL, and the bidirectional
+ * controls (which can reorder what the table shows) become visible escapes (\x1b, \u202e).
+ */
+function visible(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+const isSet = (v: unknown) => v !== null && v !== undefined && v !== '';
+const text = (v: unknown) => (isSet(v) ? String(v) : '');
+
 function toRow(line: string): Row | null {
   const record = parseJsonObject(line);
   if (!record) return null;
-  const text = (v: unknown) => (v === null || v === undefined || v === '' ? '' : String(v));
-  return {
-    timestamp: shortTimestamp(record.timestamp),
+  const data = record.data;
+  const d = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : null;
+  // START / END name their event; PROBS / HEARTBEAT the top one.
+  const named = d !== null && isSet(d.event);
+  const prob = d ? (named ? d.prob : isSet(d.top_event) ? d.top_prob : d.prob) : null;
+  const row: Row = {
+    time: shortTimestamp(record.timestamp),
     type: text(record.event_type),
     session: text(record.session_id),
-    user: text(record.user_id),
-    summary: summarize(record.data),
+    event: d ? text(named ? d.event : d.top_event) : '',
+    prob: typeof prob === 'number' ? pythonFixed(prob, 2) : '',
+    duration: d && typeof d.duration_sec === 'number' ? `${pythonFixed(d.duration_sec, 1)} s` : '',
+    detail: detail(record.user_id, data),
   };
+  for (const key of Object.keys(row) as (keyof Row)[]) row[key] = visible(row[key]);
+  return row;
 }
 
 /** The seed showed "YYYY-MM-DD HH:MM:SS" of the ISO timestamp as written (no zone conversion). */
@@ -89,16 +134,20 @@ function shortTimestamp(value: unknown): string {
   return `${m[1]} ${time.length === 5 ? `${time}:00` : time}`;
 }
 
-/** top_event (top_prob) when both are set, else the data as compact JSON, as the seed printed it. */
-function summarize(data: unknown): string {
-  if (data === null || data === undefined) return '';
-  if (typeof data !== 'object' || Array.isArray(data)) return String(data);
+/** The rest of an agent event (user, state, frame, probs); any other data as compact JSON. */
+function detail(user: unknown, data: unknown): string {
+  const parts = isSet(user) ? [`user=${String(user)}`] : [];
+  if (data === null || data === undefined) return parts.join(' ');
+  if (typeof data !== 'object' || Array.isArray(data)) return [...parts, pythonJson(data, false, ',', ':')].join(' ');
   const d = data as Record<string, unknown>;
-  if (d.top_event !== null && d.top_event !== undefined && typeof d.top_prob === 'number') {
-    return `${String(d.top_event)} (${pythonFixed(d.top_prob, 2)})`;
+  if (!('type' in d && 'ts' in d && 'probs' in d)) return [...parts, pythonObject(d, null, ',', ':')].join(' ');
+  if (isSet(d.state)) parts.push(`state=${String(d.state)}`);
+  if (isSet(d.frame_idx)) parts.push(`frame=${String(d.frame_idx)}`);
+  if (d.probs && typeof d.probs === 'object' && !Array.isArray(d.probs)) {
+    const probs = Object.entries(d.probs as Record<string, unknown>).map(([k, v]) => `${k}=${typeof v === 'number' ? pythonFixed(v, 2) : String(v)}`);
+    if (probs.length) parts.push(`probs ${probs.join(',')}`);
   }
-  const isPayload = 'type' in d && 'ts' in d && 'probs' in d;
-  return pythonObject(d, isPayload ? PAYLOAD_FLOAT_FIELDS : null, ',', ':');
+  return parts.join(' ');
 }
 
 /** Widths count code points, as Python's len() did. */
@@ -106,26 +155,19 @@ const width = (s: string) => [...s].length;
 
 function table(rows: Row[]): string {
   if (rows.length === 0) return 'No events found.';
-  const widths = [
-    Math.max(HEADERS[0].length, String(rows.length).length),
-    Math.max(HEADERS[1].length, ...rows.map((r) => width(r.timestamp))),
-    Math.max(HEADERS[2].length, ...rows.map((r) => width(r.type))),
-    Math.max(HEADERS[3].length, ...rows.map((r) => width(r.session))),
-    Math.max(HEADERS[4].length, ...rows.map((r) => width(r.user))),
-    Math.min(Math.max(HEADERS[5].length, ...rows.map((r) => width(r.summary))), SUMMARY_WIDTH_MAX),
-  ];
-  const format = (cells: string[]) => cells.map((cell, i) => {
-    const pad = ' '.repeat(Math.max(0, widths[i]! - width(cell)));
-    return i === 0 ? pad + cell : cell + pad;
-  }).join('  ');
-  const out = [format([...HEADERS]), '-'.repeat(widths.reduce((a, b) => a + b, 0) + 10)];
-  rows.forEach((row, i) => {
-    const summaryWidth = widths[5]!;
-    const chars = [...row.summary];
-    const summary = chars.length > summaryWidth ? `${chars.slice(0, summaryWidth - 3).join('')}...` : row.summary;
-    out.push(format([String(i + 1), row.timestamp, row.type, row.session, row.user, summary]));
-  });
-  return out.join('\n');
+  const cells = rows.map((row, i) => [String(i + 1), row.time, row.type, row.session, row.event, row.prob, row.duration, cut(row.detail, DETAIL_WIDTH_MAX)]);
+  const widths = HEADERS.map((header, col) => Math.max(header.length, ...cells.map((c) => width(c[col]!))));
+  const format = (line: readonly string[]) => line.map((cell, col) => {
+    const pad = ' '.repeat(Math.max(0, widths[col]! - width(cell)));
+    return RIGHT.has(col) ? pad + cell : cell + pad;
+  }).join('  ').trimEnd();
+  const header = format(HEADERS);
+  return [header, '-'.repeat(width(header)), ...cells.map(format)].join('\n');
+}
+
+function cut(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length > max ? `${chars.slice(0, max - 3).join('')}...` : text;
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -51,7 +51,7 @@ export const ReadyResponse = Type.Object(
 
 // ---- echo ----------------------------------------------------------------------------------
 
-export const EchoRequest = Type.Object({}, { title: 'EchoRequest', additionalProperties: true, description: 'Any JSON object.' });
+export const EchoRequest = Type.Object({}, { title: 'EchoRequest', additionalProperties: true, description: 'Any JSON object.', examples: [{ hello: 'docs-example' }] });
 export const EchoResponse = Type.Object({ echo: Type.Record(Type.String(), Type.Unknown()), ts: Type.Number() }, { title: 'EchoResponse' });
 
 // ---- behaviour analysis --------------------------------------------------------------------
@@ -66,6 +66,7 @@ export const Frame = Type.Object(
 
 export const AnalyzeRequest = Type.Object(
   { frames: Type.Array(Frame, { description: 'the window, oldest frame first; as many frames as the model\'s window' }) },
+  // The example (a window of zeros in the loaded model's shape) is set when /openapi.json is built.
   { title: 'AnalyzeRequest' },
 );
 export type AnalyzeRequest = Static<typeof AnalyzeRequest>;
@@ -84,6 +85,11 @@ export const AnalyzeResponse = Type.Object(
 export type AnalyzeResponse = Static<typeof AnalyzeResponse>;
 
 // ---- events --------------------------------------------------------------------------------
+
+/** Unix seconds when the server started (to 0.1 s): the "Try it out" examples write a plausible
+ * time, and a session named so that lines written from the docs are easy to tell apart. */
+const EXAMPLE_TS = Math.round(Date.now() / 100) / 10;
+const EXAMPLE_SESSION = 'docs-example';
 
 export const EVENT_TYPES = ['START', 'END', 'PROBS', 'HEARTBEAT'] as const;
 
@@ -110,7 +116,10 @@ export const EventPayload = Type.Object(
     session_id: Type.Optional(Nullable(Type.String())),
     user_id: Type.Optional(Nullable(Type.String())),
   },
-  { title: 'EventPayload' },
+  {
+    title: 'EventPayload',
+    examples: [{ type: 'HEARTBEAT', ts: EXAMPLE_TS, frame_idx: 1234, state: 'normal', top_event: 'fall', top_prob: 0.02, session_id: EXAMPLE_SESSION, user_id: null }],
+  },
 );
 export type EventPayload = Static<typeof EventPayload>;
 
@@ -127,7 +136,10 @@ export const StructuredEvent = Type.Object(
       { title: 'Event' },
     ),
   },
-  { title: 'StructuredEvent' },
+  {
+    title: 'StructuredEvent',
+    examples: [{ event: { timestamp: new Date(EXAMPLE_TS * 1000).toISOString(), event_type: 'HEARTBEAT', session_id: EXAMPLE_SESSION, user_id: null, data: { state: 'normal' } } }],
+  },
 );
 export type StructuredEvent = Static<typeof StructuredEvent>;
 
@@ -149,7 +161,7 @@ export const RecentQuery = Type.Object({ limit: Type.Optional(Type.Integer({ def
 
 // ---- Kakao debug ---------------------------------------------------------------------------
 
-export const SendTestRequest = Type.Object({ text: Type.Optional(Nullable(Type.String())) }, { title: 'SendTestRequest' });
+export const SendTestRequest = Type.Object({ text: Type.Optional(Nullable(Type.String())) }, { title: 'SendTestRequest', examples: [{ text: 'test memo from /docs' }] });
 export const KakaoDebugResponse = Type.Object(
   { ok: Type.Boolean(), response: Type.Optional(Type.Unknown()), err: Type.Optional(Type.String()) },
   { title: 'KakaoDebugResponse', additionalProperties: true },
