@@ -17,34 +17,45 @@
  *   npm run bench -- --scenario analyze-16 --connections 64 --profile
  *                                               CPU profiles of the server's threads, with their hot spots
  *                                               (profiling slows the server: not for comparing figures)
+ *   npm run bench -- --compare <git-ref> [--scenario analyze-16,event-end,event-probs] [--connections 64] [--rounds 3]
+ *                                               before/after: builds the server at <git-ref> in a scratch
+ *                                               git worktree (bench/out/ref-<sha>/, this node_modules linked,
+ *                                               removed afterwards) and this working tree as usual, then for
+ *                                               each scenario and connection count measures the two ALTERNATELY
+ *                                               (before, after, before, after, … --rounds times each, a fresh
+ *                                               process each, same model, settings and bodies); prints and saves
+ *                                               (bench/out/compare-<time>.md/.json) the median req/s of each, the
+ *                                               ratio after ÷ before, p99 and, for event scenarios, log lines / 2xx.
+ *                                               Server scenarios only; defaults: the three above, 64 connections.
  *
  * BACKEND_* variables in the environment reach every server started (to try a tuning).
  * Before each measurement it waits for other processes to quieten, at most --quiet-wait seconds
  * in all (default 60); the "others CPU %" column shows what ran beside it anyway.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/paths.js';
 import { measureCeiling } from './baselines/ceiling.js';
+import { compareMarkdown, runCompare, saveCompare } from './compare.js';
 import { measureTarget, type RunSettings, type TargetResult } from './measure.js';
 import { memorySoak, type MemorySoak } from './memory.js';
 import { formatHotSpots } from './profile-summary.js';
 import { machineInfo, QuietGate } from './proc-stats.js';
 import { saveResults, toMarkdown, type BenchResults, type CeilingResult } from './report.js';
-import { BARE_ROUTES, MEMORY_SCENARIOS, select, SERVER_SCENARIOS, W60_MODEL_PATH, type ServerScenario, type StreamMode } from './scenarios.js';
-import { assertBuilt, BUILT_SERVER, ServerProcess } from './server-process.js';
+import { BARE_ROUTES, MEMORY_SCENARIOS, select, SERVER_SCENARIOS, W60_MODEL_PATH, type Selection, type ServerScenario, type StreamMode } from './scenarios.js';
+import { assertBuilt, ServerProcess, startBuiltServer } from './server-process.js';
 import { measureStreamMode, type StreamResult, type StreamRun, type StreamSettings } from './stream.js';
 
 const { values: args } = parseArgs({
   options: {
-    scenario: { type: 'string', default: 'all' },
+    scenario: { type: 'string' },
     // 8 s per autocannon measurement, 10 s per stream level
     duration: { type: 'string' },
     warmup: { type: 'string', default: '2' },
-    connections: { type: 'string', default: '1,16,64,256' },
+    connections: { type: 'string' },
     rest: { type: 'string', default: '5' },
     'quiet-wait': { type: 'string', default: '60' },
     'ceiling-seconds': { type: 'string', default: '3' },
@@ -52,11 +63,13 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     cameras: { type: 'string', default: '8,16,32,64,96' },
+    compare: { type: 'string' },
   },
 });
+const comparing = args.compare !== undefined;
 
 const settings: RunSettings = {
-  connections: args.connections.split(',').map(Number),
+  connections: (args.connections ?? (comparing ? '64' : '1,16,64,256')).split(',').map(Number),
   durationSec: Number(args.duration ?? 8),
   warmupSec: Number(args.warmup),
   restSec: Number(args.rest),
@@ -88,18 +101,8 @@ function bodiesOf(scenario: ServerScenario): string[] {
 }
 
 /** The built server for a scenario, in its own working directory with a fresh event log. */
-function startServer(scenario: Pick<ServerScenario, 'name' | 'modelPath'>, cwd: string, extraArgs: string[] = []): Promise<ServerProcess> {
-  mkdirSync(cwd, { recursive: true });
-  return ServerProcess.start({
-    name: scenario.name,
-    args: [...extraArgs, BUILT_SERVER],
-    cwd,
-    readyPath: '/ready',
-    env: {
-      BACKEND_HOST: '127.0.0.1', BACKEND_PORT: '0', MODEL_CHECKPOINT_PATH: scenario.modelPath,
-      BACKEND_EVENT_LOG_JSONL: join(cwd, 'events.jsonl'), KAKAO_ACCESS_TOKEN: '',
-    },
-  });
+function startServer(scenario: Pick<ServerScenario, 'name' | 'modelPath'>, cwd: string, nodeArgs: string[] = []): Promise<ServerProcess> {
+  return startBuiltServer({ name: scenario.name, modelPath: scenario.modelPath, cwd, nodeArgs });
 }
 
 async function runServerScenario(scenario: ServerScenario, workDir: string, profileDir: string): Promise<BenchResults['servers'][number]> {
@@ -215,16 +218,41 @@ function checkSettings(): void {
   }
 }
 
+/** --compare: this working tree against the server at a git ref, alternating, in one run. */
+async function compare(ref: string, selection: Selection): Promise<void> {
+  const ignored = [...selection.baselines, ...(selection.memory ? ['memory'] : []), ...selection.streams.map((m) => m.name)];
+  if (ignored.length) log(`--compare measures server scenarios only; leaving out ${ignored.join(', ')}`);
+  if (!selection.scenarios.length) throw new Error('--compare needs at least one server scenario (--scenario analyze-16,event-end,…)');
+  if (args.profile) throw new Error('--profile slows the server: not with --compare');
+  const rounds = Number(args.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${JSON.stringify(args.rounds)}`);
+  const results = await runCompare({
+    ref, scenarios: selection.scenarios, settings, rounds, quiet, outDir: OUT_DIR, log,
+    buildCurrent: () => {
+      if (!args['no-build']) build();
+    },
+    bodiesOf,
+    header: { startedAt: new Date().toISOString(), command: commandLine(), machine: machineInfo(), serverEnv: serverEnv() },
+  });
+  const saved = saveCompare(results, OUT_DIR);
+  log(`\n${compareMarkdown(results)}`);
+  log(`saved ${saved} (and .md)`);
+}
+
+function serverEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BACKEND_'))) as Record<string, string>;
+}
+
 async function main(): Promise<void> {
   checkSettings();
-  const selection = select(args.scenario);
+  if (comparing) return compare(args.compare!, select(args.scenario ?? 'analyze-16,event-end,event-probs'));
+  const selection = select(args.scenario ?? 'all');
   if (!args['no-build']) build();
   assertBuilt();
   const startedAt = new Date().toISOString();
   const workDir = join(OUT_DIR, `work-${startedAt.replace(/[:.]/g, '-')}`);
-  const serverEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BACKEND_'))) as Record<string, string>;
   const results: BenchResults = {
-    startedAt, finishedAt: '', machine: machineInfo(), settings, serverEnv,
+    startedAt, finishedAt: '', machine: machineInfo(), settings, serverEnv: serverEnv(),
     command: commandLine(),
     servers: [], bareUws: [], naive: [], ceilings: [], memory: [], stream: null,
   };

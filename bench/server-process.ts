@@ -1,18 +1,23 @@
 /**
- * A server under test as a child process: the built backend (dist/src/main.js) or a baseline
+ * A server under test as a child process: the built backend (dist/src/main.js, of this checkout or
+ * of a scratch build of another version) or a baseline
  * server. Each prints a JSON line {"msg":"listening","port":N} on stdout; we wait for it, then
  * for the ready path to answer 200. Also scrapes /metrics and stops the process cleanly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { setTimeout as pause } from 'node:timers/promises';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { parsePrometheus, type Scrape } from './server-figures.js';
 
-export const BUILT_SERVER = join(PROJECT_ROOT, 'dist', 'src', 'main.js');
-export const BUILT_INFERENCE_WORKER = join(PROJECT_ROOT, 'dist', 'workers', 'inference.worker.js');
+/** The built server's entry and inference worker under a checkout (this one, or a scratch build of another version). */
+export function builtFiles(root: string): { server: string; inferenceWorker: string } {
+  return { server: join(root, 'dist', 'src', 'main.js'), inferenceWorker: join(root, 'dist', 'workers', 'inference.worker.js') };
+}
+
+export const { server: BUILT_SERVER, inferenceWorker: BUILT_INFERENCE_WORKER } = builtFiles(PROJECT_ROOT);
 
 export interface ProcessSpec {
   name: string;
@@ -134,9 +139,36 @@ export class ServerProcess {
   }
 }
 
-/** Refuses to run against a missing or stale build: the benchmark measures dist/, not src/. */
-export function assertBuilt(): void {
-  for (const file of [BUILT_SERVER, BUILT_INFERENCE_WORKER]) {
+/** Refuses to run against a missing build: the benchmark measures dist/, not src/. */
+export function assertBuilt(root = PROJECT_ROOT): void {
+  const { server, inferenceWorker } = builtFiles(root);
+  for (const file of [server, inferenceWorker]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first (npm run bench does it for you)`);
   }
+}
+
+export interface BuiltServerSpec {
+  name: string;
+  modelPath: string;
+  /** Working directory; created, and the event log written there (fresh per directory). */
+  cwd: string;
+  /** The built entry to start: BUILT_SERVER unless another version's build is measured. */
+  script?: string;
+  /** Node flags before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+}
+
+/** A built server on 127.0.0.1, port 0, the given model, its event log in its own directory, no Kakao token. */
+export function startBuiltServer(spec: BuiltServerSpec): Promise<ServerProcess> {
+  mkdirSync(spec.cwd, { recursive: true });
+  return ServerProcess.start({
+    name: spec.name,
+    args: [...(spec.nodeArgs ?? []), spec.script ?? BUILT_SERVER],
+    cwd: spec.cwd,
+    readyPath: '/ready',
+    env: {
+      BACKEND_HOST: '127.0.0.1', BACKEND_PORT: '0', MODEL_CHECKPOINT_PATH: spec.modelPath,
+      BACKEND_EVENT_LOG_JSONL: join(spec.cwd, 'events.jsonl'), KAKAO_ACCESS_TOKEN: '',
+    },
+  });
 }
