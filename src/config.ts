@@ -66,6 +66,7 @@ export const ENV_SCHEMA = Type.Object({
   KAKAO_AUTH_BASE_URL: Str('https://kauth.kakao.com', 'Kakao OAuth base URL (tests and proxies)'),
   KAKAO_TIMEOUT_MS: Int(5000, 100, 120_000, 'timeout of one Kakao call'),
   KAKAO_ALERT_COOLDOWN_SEC: Num(0, 0, 86_400, 'least time between two memos for the same (session, event); 0 = one memo per END'),
+  KAKAO_ALERT_MAX_AGE_SEC: Num(600, 0, 86_400, 'memos older than this when their turn comes are dropped (counted as stale); 0 = no limit'),
   ALERT_LINK_URL: OptStr('memo button link; unset = no link'),
   ALERT_BUTTON_TITLE: Str('확인하러 가기', 'memo button title'),
   // WebSocket streams
@@ -137,6 +138,7 @@ export interface KakaoConfig {
   authBaseUrl: string;
   timeoutMs: number;
   cooldownSec: number;
+  maxAgeSec: number;
   linkUrl: string | null;
   buttonTitle: string;
 }
@@ -241,6 +243,7 @@ function buildConfig(e: Env, cwd: string): Config {
       authBaseUrl: e.KAKAO_AUTH_BASE_URL.replace(/\/+$/, ''),
       timeoutMs: e.KAKAO_TIMEOUT_MS,
       cooldownSec: e.KAKAO_ALERT_COOLDOWN_SEC,
+      maxAgeSec: e.KAKAO_ALERT_MAX_AGE_SEC,
       linkUrl: e.ALERT_LINK_URL || null,
       buttonTitle: e.ALERT_BUTTON_TITLE,
     },

@@ -1,14 +1,17 @@
 /**
  * Kakao alerts driven over HTTP on the real server (in this process) against the local Kakao
- * stand-in: the exact memo for a posted END, -401 → refresh → retry with the rotated token saved
- * and used after a restart, KOE322, the quota pause, and a Kakao that is slow or down never
- * holding back an acknowledgement.
+ * stand-in, one test per scenario: the exact memo for a posted END, -401 → refresh → retry with
+ * the rotated token saved and used after a restart, KOE322, the quota pause, a Kakao that is slow
+ * or down never holding back an acknowledgement, a memo being retried never holding back the next
+ * one, and stale memos dropped after an outage. The policy's details, on a fake clock:
+ * kakao-alerts.test.ts and kakao-tokens.test.ts.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { JsonClient } from '../src/agent/http-client.js';
+import { SEND_SLOTS } from '../workers/writer/kakao-alerts.js';
 import { waitFor } from './support/event-options.js';
 import { closedPort, inParallel, localStampsBetween, metric } from './support/event-http.js';
 import { KAKAO_ERRORS, KakaoStandin } from './support/kakao-standin.js';
@@ -32,7 +35,10 @@ async function kakaoServer(t: Test, kakao: KakaoStandin, env: Record<string, str
   return { ...server, client };
 }
 
-const endFor = (session: string) => ({ ...END, session_id: session });
+const endFor = (session: string, frame = END.frame_idx) => ({ ...END, session_id: session, frame_idx: frame });
+/** The frame printed on each memo Kakao received, in arrival order. */
+const memoFrames = (kakao: KakaoStandin, delivered = false) =>
+  kakao.requestsTo('memo').filter((r) => !delivered || r.status === 200).map((r) => Number(/- 프레임 : (\d+)/.exec(String(r.template?.text))?.[1]));
 const sendsTotal = async (client: JsonClient) =>
   (await Promise.all(['ok', 'unauthorized', 'transient', 'quota', 'rejected', 'forbidden', 'bad_request'].map((outcome) => metric(client, 'kakao_memo_sends_total', { outcome })))).reduce((a, b) => a + b, 0);
 
@@ -155,7 +161,8 @@ t.test('Kakao holding every memo never holds back /event/payload', async (t) => 
   const replies = await inParallel(bodies, 16, (body) => client.post('/event/payload', body));
   t.same(replies.filter((r) => r.status !== 200), [], 'every event acknowledged');
   t.equal(kakao.requestsTo('memo')[0]!.status, null, 'all acknowledged before Kakao answered the first memo');
-  t.equal(kakao.requestsTo('memo').length, 1, 'the other memos wait their turn');
+  await waitFor(() => kakao.requestsTo('memo').length === SEND_SLOTS, 'a memo in every send slot');
+  t.ok(kakao.requestsTo('memo').every((r) => r.status === null), 'none answered');
   t.equal(await sendsTotal(client), 0, 'no memo attempt had finished when the last 200 arrived');
   release();
   await waitFor(() => kakao.deliveredMemos().length === 41, 'every memo once Kakao answers');
@@ -168,10 +175,47 @@ t.test('Kakao unreachable: END posts are acknowledged while their alerts are sti
   t.teardown(() => client.close());
   const replies = await inParallel(Array.from({ length: 20 }, (_, i) => endFor(`cam-${i}`)), 8, (body) => client.post('/event/payload', body));
   t.same(replies.map((r) => r.status), Array(20).fill(200));
-  // Each alert is retried with back-off before it is given up, one alert at a time: had the acks
-  // waited for Kakao, all 20 would be settled by now.
+  // Each alert is retried with back-off (at least 1.75 s in all) before it is given up: had the
+  // acks waited for Kakao, all 20 would be settled by now.
   const settled = await metric(client, 'kakao_alerts_undelivered_total', { reason: 'transient' });
   t.ok(settled < 20, `acknowledged with alerts still pending (${settled} of 20 given up)`);
   await waitFor(async () => (await metric(client, 'kakao_memo_sends_total', { outcome: 'transient' })) >= 2, 'attempts failing');
   t.equal((await client.get('/health')).status, 200);
+});
+
+t.test('a memo being retried against a failing, then slow Kakao does not hold back the next END\'s memo', async (t) => {
+  const kakao = await standin(t);
+  const { client } = await kakaoServer(t, kakao, { KAKAO_ACCESS_TOKEN: kakao.issueAccessToken(), KAKAO_TIMEOUT_MS: '120000' });
+  // The first memo is answered 503; after that Kakao answers nothing until released.
+  kakao.script('memo', KAKAO_ERRORS.unavailable);
+  const release = kakao.hold('memo');
+  t.teardown(release);
+  t.equal((await client.post('/event/payload', endFor('cam-1', 1))).status, 200);
+  await waitFor(() => kakao.requestsTo('memo')[0]?.status === 503, 'the first memo to fail');
+  t.equal((await client.post('/event/payload', endFor('cam-2', 2))).status, 200);
+  await waitFor(() => memoFrames(kakao).includes(2), 'the second END\'s memo to reach Kakao');
+  t.same(memoFrames(kakao, true), [], 'while the first memo is still undelivered');
+  await waitFor(() => memoFrames(kakao).filter((f) => f === 1).length === 2, 'the first memo\'s retry');
+  release();
+  await waitFor(() => kakao.deliveredMemos().length === 2, 'both memos once Kakao answers');
+  t.same(memoFrames(kakao, true).sort(), [1, 2]);
+});
+
+t.test('after an outage, memos older than KAKAO_ALERT_MAX_AGE_SEC are dropped as stale and the fresh ones go out', async (t) => {
+  const kakao = await standin(t);
+  const { client } = await kakaoServer(t, kakao, { KAKAO_ACCESS_TOKEN: kakao.issueAccessToken(), KAKAO_TIMEOUT_MS: '120000', KAKAO_ALERT_MAX_AGE_SEC: '2' });
+  const release = kakao.hold('memo');
+  t.teardown(release);
+  for (let frame = 1; frame <= SEND_SLOTS; frame++) t.equal((await client.post('/event/payload', endFor(`cam-${frame}`, frame))).status, 200);
+  await waitFor(() => kakao.requestsTo('memo').length === SEND_SLOTS, 'Kakao to hold a memo in every send slot');
+  const queuedAt = Date.now();
+  for (const frame of [11, 12, 13]) t.equal((await client.post('/event/payload', endFor(`cam-${frame}`, frame))).status, 200);
+  // Age is time: these three must wait longer than the max age behind the held memos.
+  await waitFor(() => Date.now() - queuedAt > 2_100, 'the queued memos to pass the max age');
+  t.equal((await client.post('/event/payload', endFor('cam-21', 21))).status, 200);
+  release();
+  await waitFor(() => kakao.deliveredMemos().length === SEND_SLOTS + 1, 'the held memos and the fresh one');
+  await waitFor(async () => (await metric(client, 'kakao_alerts_undelivered_total', { reason: 'stale' })) === 3, 'the stale memos counted');
+  t.same(memoFrames(kakao, true).sort((a, b) => a - b), [1, 2, 3, 4, 21], 'the stale memos never reached Kakao');
+  t.equal(kakao.requestsTo('memo').length, SEND_SLOTS + 1);
 });

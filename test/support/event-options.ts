@@ -19,6 +19,7 @@ export function eventOptions(dir: string, overrides: { events?: Partial<EventsCo
       authBaseUrl: 'http://127.0.0.1:9',
       timeoutMs: 5000,
       cooldownSec: 0,
+      maxAgeSec: 600,
       linkUrl: null,
       buttonTitle: '확인하러 가기',
       ...overrides.kakao,

@@ -1,7 +1,8 @@
 /**
  * A local HTTP server that speaks Kakao's API as KAKAO.md describes it, errors included: memo
  * send (form body, 200-character text), user/me, access_token_info and the OAuth refresh with
- * refresh-token rotation. Tests script failures, delay answers and read every request received.
+ * refresh-token rotation. Tests script failures (a huge reply too), delay or hold answers and read
+ * every request received.
  *
  * Standalone: `npx tsx test/support/kakao-standin.ts --port 9911` prints its URL and tokens.
  */
@@ -12,8 +13,11 @@ import { pathToFileURL } from 'node:url';
 
 export type StandinEndpoint = 'memo' | 'me' | 'token_info' | 'oauth';
 
-/** A canned answer: a status with a JSON body (or raw text), or a dropped connection. */
-export type ScriptedReply = { status: number; body: unknown } | 'drop';
+/**
+ * A canned answer: a status with a JSON body (or raw text); a success body padded to `bodyBytes`
+ * and streamed (what a broken proxy might send); or a dropped connection.
+ */
+export type ScriptedReply = { status: number; body: unknown } | { status: number; bodyBytes: number } | 'drop';
 
 export interface ReceivedRequest {
   endpoint: StandinEndpoint | 'unknown';
@@ -28,6 +32,8 @@ export interface ReceivedRequest {
   template: Record<string, unknown> | null;
   /** The status answered; null until answered (or when the connection was dropped). */
   status: number | null;
+  /** Body bytes written once the answer is over (sent whole, or the client went away); null until then. */
+  sentBytes: number | null;
 }
 
 export interface StandinOptions {
@@ -123,7 +129,10 @@ export class KakaoStandin {
     this.#scripts.set(endpoint, [...(this.#scripts.get(endpoint) ?? []), ...replies]);
   }
 
-  /** Requests to `endpoint` wait unanswered until the returned function is called: a Kakao as slow as a test needs. */
+  /**
+   * Requests to `endpoint` wait unanswered until the returned function is called: a Kakao as slow
+   * as a test needs. Scripted answers are not held back.
+   */
   hold(endpoint: StandinEndpoint): () => void {
     let release!: () => void;
     this.#holds.set(endpoint, new Promise<void>((resolve) => { release = resolve; }));
@@ -163,21 +172,32 @@ export class KakaoStandin {
     const auth = String(req.headers.authorization ?? '');
     const record: ReceivedRequest = {
       endpoint, method: req.method ?? '', path, token: auth.startsWith('Bearer ') ? auth.slice(7) : null,
-      contentType, body, form, template: endpoint === 'memo' ? parseObject(form?.template_object) : null, status: null,
+      contentType, body, form, template: endpoint === 'memo' ? parseObject(form?.template_object) : null, status: null, sentBytes: null,
     };
     this.requests.push(record);
-    const delay = endpoint === 'unknown' ? 0 : this.delays[endpoint] ?? 0;
+    if (endpoint === 'unknown') return this.#reply(req, res, record, { status: 404, body: { code: -9, msg: 'not found' } });
+    const delay = this.delays[endpoint] ?? 0;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (endpoint !== 'unknown') await this.#holds.get(endpoint);
-    const reply = endpoint === 'unknown' ? { status: 404, body: { code: -9, msg: 'not found' } } : this.#scripts.get(endpoint)?.shift() ?? this.#answer(endpoint, record, isForm);
+    const scripted = this.#scripts.get(endpoint)?.shift();
+    if (scripted) return this.#reply(req, res, record, scripted);
+    await this.#holds.get(endpoint);
+    return this.#reply(req, res, record, this.#answer(endpoint, record, isForm));
+  }
+
+  async #reply(req: IncomingMessage, res: ServerResponse, record: ReceivedRequest, reply: ScriptedReply): Promise<void> {
     if (reply === 'drop') {
       req.socket.destroy();
       return;
     }
     record.status = reply.status;
+    if ('bodyBytes' in reply) {
+      record.sentBytes = await streamPadded(res, reply.status, reply.bodyBytes);
+      return;
+    }
     const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
     res.writeHead(reply.status, { 'content-type': typeof reply.body === 'string' ? 'text/plain' : 'application/json;charset=UTF-8' });
     res.end(text);
+    record.sentBytes = Buffer.byteLength(text);
   }
 
   #answer(endpoint: StandinEndpoint, req: ReceivedRequest, isForm: boolean): { status: number; body: unknown } {
@@ -217,6 +237,29 @@ function checkTemplate(template: Record<string, unknown> | null): { status: numb
   if (template.text.length > 200) return { status: 400, body: { code: -2, msg: 'text must be at most 200 characters' } };
   if (template.link === null || typeof template.link !== 'object') return { status: 400, body: { code: -2, msg: 'link is required' } };
   return { status: 200, body: { result_code: 0 } };
+}
+
+/** Writes `{"result_code":0,"pad":"xx…"}` of `bytes` bytes as the client reads it; the bytes written when it ends or the client leaves. */
+async function streamPadded(res: ServerResponse, status: number, bytes: number): Promise<number> {
+  const head = '{"result_code":0,"pad":"';
+  const tail = '"}';
+  res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': bytes });
+  const closed = new Promise<void>((resolve) => res.once('close', resolve));
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  let sent = 0;
+  const write = async (data: Buffer | string) => {
+    sent += Buffer.byteLength(data);
+    if (!res.write(data)) await Promise.race([new Promise<void>((resolve) => res.once('drain', resolve)), closed]);
+  };
+  await write(head);
+  for (let left = bytes - head.length - tail.length; left > 0 && !res.destroyed; left -= chunk.length) {
+    await write(left >= chunk.length ? chunk : chunk.subarray(0, left));
+  }
+  if (!res.destroyed) {
+    sent += tail.length;
+    res.end(tail);
+  }
+  return sent;
 }
 
 function unauthorized(msg: string) {

@@ -1,27 +1,33 @@
 /**
- * The END-alert policy (KAKAO.md): a cooldown per (session, event), a bounded queue sent one memo
- * at a time, bounded exponential back-off with jitter for transient errors only, a pause after a
- * quota error, and every alert that is not delivered logged with its reason and counted.
+ * The END-alert policy (KAKAO.md): a cooldown per (session, event); a bounded queue sent up to
+ * SEND_SLOTS memos at once, newest alert first, memos older than the max age dropped as stale;
+ * bounded exponential back-off with jitter for transient errors only, the retry waiting on a timer
+ * outside the send slots; a pause after a quota error; and every alert that is not delivered
+ * counted with its reason and logged (bursts summed up).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { KakaoConfig } from '../../src/config.js';
 import type { AlertRequest, KakaoCounter } from '../../src/contracts/writer.js';
-import { describeError, type KakaoClient, type KakaoError, type KakaoReply } from './kakao-client.js';
+import { systemClock, type Clock } from './kakao-clock.js';
+import { describeError, KAKAO_CONNECTIONS, type KakaoApi, type KakaoError, type KakaoReply } from './kakao-client.js';
+import { DropLog } from './kakao-drop-log.js';
 import type { KakaoTokens } from './kakao-tokens.js';
 import { cutMemo, memoText, templateObject } from './memo.js';
 
 export interface KakaoAlertsDeps {
   config: KakaoConfig;
-  client: KakaoClient;
+  client: KakaoApi;
   tokens: KakaoTokens;
   logger: Logger;
   report(counter: KakaoCounter, label: string): void;
-  now?: () => number;
+  clock?: Clock;
 }
 
-/** Alerts waiting for Kakao; more are dropped (and counted) rather than held without bound. */
-const QUEUE_MAX = 100;
+/** Memos in flight at once: one per connection, so a slow Kakao answer holds back no other memo. */
+export const SEND_SLOTS = KAKAO_CONNECTIONS;
+/** Alerts waiting for a slot or a retry; past this the oldest is dropped for the new one. */
+export const QUEUE_MAX = 100;
 const MAX_ATTEMPTS = 4;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 8_000;
@@ -30,18 +36,33 @@ const QUOTA_PAUSE_MS = 60 * 60_000;
 /** Cooldown entries kept; the oldest go first (a Map iterates in insertion order). */
 const COOLDOWN_KEYS_MAX = 10_000;
 
+/** An accepted alert on its way to Kakao. */
+interface Pending {
+  alert: AlertRequest;
+  template: string;
+  attempts: number;
+  /** The cooldown entry it started, given back if it is pushed out of a full queue unsent. */
+  cooldown: { key: string; at: number } | null;
+}
+
 export class KakaoAlerts {
   readonly #d: KakaoAlertsDeps;
-  readonly #now: () => number;
-  readonly #queue: AlertRequest[] = [];
+  readonly #clock: Clock;
+  /** Ready to send, in arrival order; the newest is taken first. */
+  readonly #ready: Pending[] = [];
+  /** Waiting out a back-off, each with the cancel of its timer; they hold no send slot. */
+  readonly #retrying = new Map<Pending, () => void>();
+  readonly #inFlight = new Set<Promise<void>>();
   readonly #lastAccepted = new Map<string, number>();
-  readonly #stop = new AbortController();
-  #running: Promise<void> | null = null;
+  readonly #dropLogs: { queue_full: DropLog; stale: DropLog };
+  readonly #idleWaiters: Array<() => void> = [];
   #pausedUntil = 0;
+  #closed = false;
 
   constructor(deps: KakaoAlertsDeps) {
     this.#d = deps;
-    this.#now = deps.now ?? Date.now;
+    this.#clock = deps.clock ?? systemClock;
+    this.#dropLogs = { queue_full: new DropLog('queue_full', deps.logger, this.#clock), stale: new DropLog('stale', deps.logger, this.#clock) };
   }
 
   /** Takes an alert for an END event that has been written; never blocks. */
@@ -51,11 +72,14 @@ export class KakaoAlerts {
       this.#undelivered(alert, refusal);
       return;
     }
-    this.#queue.push(alert);
-    this.#running ??= this.#drain().finally(() => { this.#running = null; });
+    if (this.#ready.length + this.#retrying.size >= QUEUE_MAX) this.#dropOldest();
+    const { config } = this.#d;
+    const template = templateObject(cutMemo(memoText(alert)), config.linkUrl, config.buttonTitle);
+    this.#ready.push({ alert, template, attempts: 0, cooldown: this.#startCooldown(alert) });
+    this.#pump();
   }
 
-  /** The send-test debug answer: the given text as a memo, outside the cooldown and the quota pause. */
+  /** The send-test debug answer: the given text as a memo, outside the queue, the cooldown and the quota pause. */
   async sendTest(text: string): Promise<Record<string, unknown>> {
     const { config, tokens } = this.#d;
     if (!tokens.usable()) return { ok: false, err: tokens.missingReason() };
@@ -65,70 +89,139 @@ export class KakaoAlerts {
     return { ok: false, err: describeError(reply.error), ...response };
   }
 
-  /** Lets queued and in-flight alerts finish for up to graceMs, then abandons the rest (counted as 'shutdown'). */
+  /** Lets queued, retrying and in-flight alerts finish for up to graceMs, then abandons the rest (counted as 'shutdown'). */
   async close(graceMs: number): Promise<void> {
-    if (this.#running) await Promise.race([this.#running, sleep(graceMs, undefined, { ref: false })]);
-    this.#stop.abort();
-    for (const alert of this.#queue.splice(0)) this.#undelivered(alert, 'shutdown');
+    if (graceMs > 0 && !this.#idle()) {
+      await Promise.race([new Promise<void>((resolve) => this.#idleWaiters.push(resolve)), sleep(graceMs, undefined, { ref: false })]);
+    }
+    this.#closed = true;
+    for (const pending of this.#ready.splice(0)) this.#undelivered(pending.alert, 'shutdown');
+    for (const [pending, cancel] of this.#retrying) {
+      cancel();
+      this.#undelivered(pending.alert, 'shutdown');
+    }
+    this.#retrying.clear();
+    this.#dropLogs.queue_full.flush();
+    this.#dropLogs.stale.flush();
   }
 
-  /** Waits for the alert in flight to settle after close() aborted it. */
+  /** Waits for the memos in flight to settle after close() aborted them. */
   async settled(): Promise<void> {
-    await this.#running;
+    await Promise.all(this.#inFlight);
   }
 
   #refusal(alert: AlertRequest): string | null {
-    if (this.#stop.signal.aborted) return 'shutdown';
+    if (this.#closed) return 'shutdown';
     if (!this.#d.tokens.usable()) return 'no_token';
-    const now = this.#now();
+    const now = this.#clock.now();
     if (now < this.#pausedUntil) return 'quota_paused';
-    // Before the cooldown: an alert dropped here must not hold back the next one for its camera.
-    if (this.#queue.length >= QUEUE_MAX) return 'queue_full';
     const cooldownMs = this.#d.config.cooldownSec * 1000;
     if (cooldownMs > 0) {
-      const key = `${alert.session_id ?? ''}\u0000${alert.event ?? ''}`;
-      const last = this.#lastAccepted.get(key);
+      const last = this.#lastAccepted.get(cooldownKey(alert));
       if (last !== undefined && now - last < cooldownMs) return 'cooldown';
-      this.#lastAccepted.delete(key);
-      this.#lastAccepted.set(key, now);
-      if (this.#lastAccepted.size > COOLDOWN_KEYS_MAX) this.#lastAccepted.delete(this.#lastAccepted.keys().next().value!);
     }
     return null;
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0 && !this.#stop.signal.aborted) await this.#deliver(this.#queue.shift()!);
+  #startCooldown(alert: AlertRequest): Pending['cooldown'] {
+    if (this.#d.config.cooldownSec <= 0) return null;
+    const key = cooldownKey(alert);
+    const at = this.#clock.now();
+    this.#lastAccepted.delete(key);
+    this.#lastAccepted.set(key, at);
+    if (this.#lastAccepted.size > COOLDOWN_KEYS_MAX) this.#lastAccepted.delete(this.#lastAccepted.keys().next().value!);
+    return { key, at };
   }
 
-  async #deliver(alert: AlertRequest): Promise<void> {
-    const { config, logger } = this.#d;
-    if (this.#now() < this.#pausedUntil) return this.#undelivered(alert, 'quota_paused');
-    const template = templateObject(cutMemo(memoText(alert)), config.linkUrl, config.buttonTitle);
-    for (let attempt = 1; ; attempt++) {
-      const reply = await this.#send(template);
-      if (reply.ok) {
-        logger.info({ session_id: alert.session_id, event: alert.event, attempt }, 'Kakao memo sent');
-        return;
-      }
-      const error = reply.error;
-      if (this.#stop.signal.aborted) return this.#undelivered(alert, 'shutdown', error);
-      if (error.kind === 'transient' && attempt < MAX_ATTEMPTS) {
-        const delay = backoff(attempt);
-        logger.warn({ error: describeError(error), attempt, retry_in_ms: delay }, 'Kakao memo failed; retrying');
-        try {
-          await sleep(delay, undefined, { signal: this.#stop.signal });
-        } catch {
-          return this.#undelivered(alert, 'shutdown', error);
-        }
-        continue;
-      }
-      if (error.kind === 'quota') {
-        this.#pausedUntil = this.#now() + QUOTA_PAUSE_MS;
-        logger.warn({ error: describeError(error), paused_until: new Date(this.#pausedUntil).toISOString() }, 'Kakao quota exceeded; memos paused');
-      }
-      if (error.kind === 'bad_request') logger.error({ template }, 'Kakao rejected the memo as malformed (-2)');
-      return this.#undelivered(alert, this.#reason(error), error);
+  /** A full queue makes room for the new alert by dropping the oldest waiting one, which was never sent. */
+  #dropOldest(): void {
+    const oldest = [...this.#ready, ...this.#retrying.keys()].reduce((a, b) => (b.alert.received_at_ms < a.alert.received_at_ms ? b : a));
+    const at = this.#ready.indexOf(oldest);
+    if (at >= 0) this.#ready.splice(at, 1);
+    this.#retrying.get(oldest)?.();
+    this.#retrying.delete(oldest);
+    // Its camera's next END must not be held back by a cooldown for a memo that never went out.
+    if (oldest.cooldown && this.#lastAccepted.get(oldest.cooldown.key) === oldest.cooldown.at) this.#lastAccepted.delete(oldest.cooldown.key);
+    this.#undelivered(oldest.alert, 'queue_full');
+  }
+
+  /** Starts memos while slots are free: stale ones dropped first, then the newest alert first. */
+  #pump(): void {
+    if (this.#closed) return;
+    if (this.#clock.now() < this.#pausedUntil) {
+      for (const pending of this.#ready.splice(0)) this.#undelivered(pending.alert, 'quota_paused');
     }
+    this.#dropStale();
+    while (this.#inFlight.size < SEND_SLOTS && this.#ready.length > 0) {
+      const sending = this.#attempt(this.#takeNewest()).finally(() => {
+        this.#inFlight.delete(sending);
+        this.#pump();
+      });
+      this.#inFlight.add(sending);
+    }
+    if (this.#idle()) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  #dropStale(): void {
+    const maxAgeMs = this.#d.config.maxAgeSec * 1000;
+    if (maxAgeMs <= 0) return;
+    const now = this.#clock.now();
+    for (let i = this.#ready.length - 1; i >= 0; i--) {
+      const pending = this.#ready[i]!;
+      if (now - pending.alert.received_at_ms > maxAgeMs) {
+        this.#ready.splice(i, 1);
+        this.#undelivered(pending.alert, 'stale');
+      }
+    }
+  }
+
+  #takeNewest(): Pending {
+    let newest = this.#ready.length - 1;
+    for (let i = newest - 1; i >= 0; i--) {
+      if (this.#ready[i]!.alert.received_at_ms > this.#ready[newest]!.alert.received_at_ms) newest = i;
+    }
+    return this.#ready.splice(newest, 1)[0]!;
+  }
+
+  #idle(): boolean {
+    return this.#ready.length === 0 && this.#retrying.size === 0 && this.#inFlight.size === 0;
+  }
+
+  async #attempt(pending: Pending): Promise<void> {
+    const { logger } = this.#d;
+    const { alert } = pending;
+    pending.attempts++;
+    const reply = await this.#send(pending.template);
+    if (reply.ok) {
+      logger.info({ session_id: alert.session_id, event: alert.event, attempt: pending.attempts }, 'Kakao memo sent');
+      return;
+    }
+    const error = reply.error;
+    if (this.#closed) return this.#undelivered(alert, 'shutdown', error);
+    if (error.kind === 'transient' && pending.attempts < MAX_ATTEMPTS) return this.#retryLater(pending, error);
+    if (error.kind === 'quota') this.#pause(error);
+    if (error.kind === 'bad_request') logger.error({ template: pending.template }, 'Kakao rejected the memo as malformed (-2)');
+    this.#undelivered(alert, this.#reason(error), error);
+  }
+
+  /** The retry waits on a timer, not in a send slot: later alerts go out meanwhile. */
+  #retryLater(pending: Pending, error: KakaoError): void {
+    const delay = backoff(pending.attempts);
+    this.#d.logger.warn({ error: describeError(error), attempt: pending.attempts, retry_in_ms: delay }, 'Kakao memo failed; retrying');
+    this.#retrying.set(pending, this.#clock.setTimer(() => {
+      this.#retrying.delete(pending);
+      this.#ready.push(pending);
+      this.#pump();
+    }, delay));
+  }
+
+  #pause(error: KakaoError): void {
+    const now = this.#clock.now();
+    // Memos in flight together may all hit the quota: one line says it.
+    if (now >= this.#pausedUntil) {
+      this.#d.logger.warn({ error: describeError(error), paused_until: new Date(now + QUOTA_PAUSE_MS).toISOString() }, 'Kakao quota exceeded; memos paused');
+    }
+    this.#pausedUntil = now + QUOTA_PAUSE_MS;
   }
 
   /** One memo through the token layer (which may refresh and retry once); every HTTP attempt is counted by outcome. */
@@ -148,15 +241,24 @@ export class KakaoAlerts {
 
   #undelivered(alert: AlertRequest, reason: string, error?: KakaoError): void {
     this.#d.report('undelivered', reason);
-    // Without a token every END would log the same line; that is said once at start instead.
-    const level = reason === 'no_token' || reason === 'cooldown' ? 'debug' : 'warn';
-    this.#d.logger[level]({
+    const fields = {
       reason,
       session_id: alert.session_id,
       event: alert.event,
       ...(error ? { error: describeError(error), required_scopes: requiredScopes(error) } : {}),
-    }, 'Kakao alert not delivered');
+    };
+    if (reason === 'queue_full' || reason === 'stale') {
+      this.#dropLogs[reason].drop({ ...fields, received_at: new Date(alert.received_at_ms).toISOString() });
+      return;
+    }
+    // Without a token every END would log the same line; that is said once at start instead.
+    const level = reason === 'no_token' || reason === 'cooldown' ? 'debug' : 'warn';
+    this.#d.logger[level](fields, 'Kakao alert not delivered');
   }
+}
+
+function cooldownKey(alert: AlertRequest): string {
+  return `${alert.session_id ?? ''}\u0000${alert.event ?? ''}`;
 }
 
 /** Exponential, capped, with "equal jitter": half fixed, half random, so retries from many alerts spread out. */

@@ -1,7 +1,9 @@
 /**
  * Kakao's HTTP API (KAKAO.md), the only importer of undici: one keep-alive Agent with connect,
- * header and body timeouts; every answer mapped to a reply whose error kind says what to do.
+ * header and body timeouts; every answer read up to a size cap and mapped to a reply whose error
+ * kind says what to do.
  */
+import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { parseJsonObject } from '../../src/json.js';
 
@@ -34,6 +36,15 @@ export interface KakaoClientOptions {
   timeoutMs: number;
 }
 
+/** Kakao's answers are a few hundred bytes; anything past this is not Kakao speaking and is not read. */
+export const MAX_REPLY_BYTES = 64 * 1024;
+
+/** Connections kept to each Kakao host: as many memos as this can be in flight at once. */
+export const KAKAO_CONNECTIONS = 4;
+
+/** What the token and alert classes call; tests give them a fake. */
+export type KakaoApi = Pick<KakaoClient, 'sendMemo' | 'userMe' | 'accessTokenInfo' | 'refresh'>;
+
 const QUOTA_CODES = new Set([-10, -532, -536]);
 const TRANSIENT_CODES = new Set([-1, -603, -7, -9798]);
 const FORBIDDEN_CODES = new Set([-402, -3, -5]);
@@ -46,7 +57,7 @@ export class KakaoClient {
   constructor(options: KakaoClientOptions) {
     this.#o = options;
     this.#agent = new Agent({
-      connections: 4,
+      connections: KAKAO_CONNECTIONS,
       keepAliveTimeout: 30_000,
       connect: { timeout: options.timeoutMs },
       headersTimeout: options.timeoutMs,
@@ -93,7 +104,11 @@ export class KakaoClient {
         body: body?.text,
         signal: AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), this.#closing.signal]),
       });
-      const text = await res.body.text();
+      const text = await readCapped(res.body, MAX_REPLY_BYTES);
+      if (text === null) {
+        const message = `the reply passed ${MAX_REPLY_BYTES} bytes; the rest was not read`;
+        return { ok: false, error: { kind: 'transient', code: 'reply_too_large', message, status: res.statusCode } };
+      }
       const parsed = parseJsonObject(text);
       if (res.statusCode >= 200 && res.statusCode < 300 && parsed) return { ok: true, status: res.statusCode, body: parsed };
       return { ok: false, error: classify(res.statusCode, parsed, text) };
@@ -104,6 +119,19 @@ export class KakaoClient {
       return { ok: false, error: { kind: 'transient', code, message: e.message || code, status: null } };
     }
   }
+}
+
+/** The body as text, or null once it passes `max` bytes (then the connection is dropped, not drained). */
+async function readCapped(body: Readable, max: number): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    // Leaving the loop destroys the stream, which aborts the request.
+    if (size > max) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Maps a Kakao error answer by its code (kapi `code`, kauth `error_code`), falling back to the HTTP status. */

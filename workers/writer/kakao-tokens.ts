@@ -1,33 +1,40 @@
 /**
  * Kakao token state: the access token and its expiry, the refresh token and what Kakao last said
- * of it. Refreshes ahead of expiry and on -401, one at a time; every refresh is saved atomically
- * to the token file, read back at start, so a restart or a rotated refresh token never breaks alerts.
+ * of it. Refreshes ahead of expiry and on -401, one at a time, backing off when Kakao rejects the
+ * tokens it has just handed out; every refresh is saved atomically to the token file, read back at
+ * start, so a restart or a rotated refresh token never breaks alerts.
  */
 import type { Logger } from 'pino';
 import type { KakaoConfig } from '../../src/config.js';
 import type { KakaoCounter } from '../../src/contracts/writer.js';
-import { describeError, type KakaoClient, type KakaoError, type KakaoReply } from './kakao-client.js';
+import { systemClock, type Clock } from './kakao-clock.js';
+import { describeError, type KakaoApi, type KakaoError, type KakaoReply } from './kakao-client.js';
 import { readTokenFile, saveTokenFile, sha256 } from './kakao-token-file.js';
 
 export type RefreshTokenState = 'not_configured' | 'unverified' | 'valid' | 'invalid';
 
 export interface KakaoTokensDeps {
   config: KakaoConfig;
-  client: KakaoClient;
+  client: KakaoApi;
   logger: Logger;
   report(counter: KakaoCounter, label: string): void;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /** Refresh this long before the access token expires (or a tenth of its life, if shorter). */
 const REFRESH_LEAD_MS = 10 * 60_000;
 /** After a failed refresh (network, Kakao down), wait this long before the next one. */
 const REFRESH_RETRY_MS = 60_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * A refresh succeeds but Kakao answers -401 to the new token too (a revoked app, a clock or proxy
+ * problem): another refresh will not help soon. The next waits this long, doubling up to the cap.
+ */
+const REJECTED_REFRESH_BACKOFF_MS = 30_000;
+const REJECTED_REFRESH_BACKOFF_CAP_MS = 30 * 60_000;
 
 export class KakaoTokens {
   readonly #d: KakaoTokensDeps;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   #access: string | null = null;
   #accessExpiresAt: number | null = null;
   #refresh: string | null = null;
@@ -35,15 +42,20 @@ export class KakaoTokens {
   #state: RefreshTokenState = 'not_configured';
   #source: 'env' | 'file' | 'none' = 'none';
   #refreshing: Promise<boolean> | null = null;
-  #timer: NodeJS.Timeout | null = null;
+  #cancelTimer: (() => void) | null = null;
+  /** On-demand refreshes wait until then. */
   #retryAfter = 0;
+  /** The access token of the last refresh, until Kakao first accepts it. */
+  #unproven: string | null = null;
+  /** Refreshed tokens rejected in a row; sets the back-off. */
+  #rejectedRefreshes = 0;
   #lastRefreshAt: number | null = null;
   #lastError: string | null = null;
   #closed = false;
 
   constructor(deps: KakaoTokensDeps) {
     this.#d = deps;
-    this.#now = deps.now ?? Date.now;
+    this.#clock = deps.clock ?? systemClock;
   }
 
   get refreshState(): RefreshTokenState {
@@ -84,18 +96,22 @@ export class KakaoTokens {
     return this.#access !== null || this.#canRefresh();
   }
 
-  /** Runs a Kakao call with the access token; on -401 refreshes once (if configured) and retries once. */
+  /**
+   * Runs a Kakao call with the access token; on -401 refreshes once (if configured and not backing
+   * off) and retries once.
+   */
   async authorized(call: (token: string) => Promise<KakaoReply>): Promise<KakaoReply> {
     if (this.#canRefresh() && (this.#access === null || this.#expired())) {
       await this.refresh(this.#access === null ? 'no access token' : 'access token expired');
     }
     const token = this.#access;
     if (token === null) return { ok: false, error: this.#noTokenError() };
-    const reply = await call(token);
+    const reply = await this.#judged(token, call);
     if (reply.ok || reply.error.kind !== 'unauthorized' || !this.#canRefresh()) return reply;
     // Another call may have refreshed while this one was in flight: then just retry with the new token.
     if (this.#access === token) await this.refresh('access token rejected (-401)');
-    return this.#access !== null && this.#access !== token ? call(this.#access) : reply;
+    const next = this.#access;
+    return next !== null && next !== token ? this.#judged(next, call) : reply;
   }
 
   /**
@@ -104,7 +120,7 @@ export class KakaoTokens {
    */
   refresh(reason: string, scheduled = false): Promise<boolean> {
     if (!this.#canRefresh() || this.#closed) return Promise.resolve(false);
-    if (!scheduled && this.#now() < this.#retryAfter) return Promise.resolve(false);
+    if (!scheduled && this.#clock.now() < this.#retryAfter) return Promise.resolve(false);
     this.#refreshing ??= this.#doRefresh(reason).finally(() => { this.#refreshing = null; });
     return this.#refreshing;
   }
@@ -128,7 +144,7 @@ export class KakaoTokens {
 
   /** The tokens' state for the token check: lifetimes in seconds, never a token. */
   info(): Record<string, unknown> {
-    const now = this.#now();
+    const now = this.#clock.now();
     const secondsLeft = (at: number | null) => (at === null ? null : Math.max(0, Math.round((at - now) / 1000)));
     return {
       source: this.#source,
@@ -143,7 +159,24 @@ export class KakaoTokens {
 
   close(): void {
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#cancelTimer?.();
+  }
+
+  /** The call's reply, noting whether Kakao took a freshly refreshed token. */
+  async #judged(token: string, call: (token: string) => Promise<KakaoReply>): Promise<KakaoReply> {
+    const reply = await call(token);
+    if (token !== this.#unproven) return reply;
+    if (reply.ok) {
+      this.#unproven = null;
+      this.#rejectedRefreshes = 0;
+    } else if (reply.error.kind === 'unauthorized') {
+      this.#unproven = null;
+      this.#rejectedRefreshes++;
+      const wait = Math.min(REJECTED_REFRESH_BACKOFF_CAP_MS, REJECTED_REFRESH_BACKOFF_MS * 2 ** (this.#rejectedRefreshes - 1));
+      this.#retryAfter = Math.max(this.#retryAfter, this.#clock.now() + wait);
+      this.#d.logger.warn({ rejected_in_a_row: this.#rejectedRefreshes, next_refresh_in_ms: wait }, 'Kakao rejects the access token it just issued (-401); refreshing again later');
+    }
+    return reply;
   }
 
   #canRefresh(): boolean {
@@ -151,7 +184,7 @@ export class KakaoTokens {
   }
 
   #expired(): boolean {
-    return this.#accessExpiresAt !== null && this.#now() >= this.#accessExpiresAt - 5_000;
+    return this.#accessExpiresAt !== null && this.#clock.now() >= this.#accessExpiresAt - 5_000;
   }
 
   #noTokenError(): KakaoError {
@@ -164,10 +197,11 @@ export class KakaoTokens {
   async #doRefresh(reason: string): Promise<boolean> {
     const { config, client, logger, report } = this.#d;
     const reply = await client.refresh(config.restApiKey!, this.#refresh!, config.clientSecret);
-    const now = this.#now();
+    const now = this.#clock.now();
     if (reply.ok && typeof reply.body.access_token === 'string') {
       const body = reply.body;
       this.#access = body.access_token as string;
+      this.#unproven = this.#access;
       this.#accessExpiresAt = typeof body.expires_in === 'number' ? now + body.expires_in * 1000 : null;
       const rotated = typeof body.refresh_token === 'string';
       if (rotated) {
@@ -190,7 +224,8 @@ export class KakaoTokens {
     this.#lastError = describeError(error);
     if (error.kind === 'invalid_grant') {
       this.#state = 'invalid';
-      if (this.#timer) clearTimeout(this.#timer);
+      this.#cancelTimer?.();
+      this.#cancelTimer = null;
       report('refreshes', 'invalid_grant');
       logger.error({ reason, code: error.code }, 'Kakao refresh token is expired or invalid: log in again and set KAKAO_REFRESH_TOKEN; memos stop until then');
       return false;
@@ -207,7 +242,7 @@ export class KakaoTokens {
     if (token === null) return;
     const reply = await this.#d.client.accessTokenInfo(token);
     if (reply.ok && typeof reply.body.expires_in === 'number' && this.#access === token) {
-      this.#accessExpiresAt = this.#now() + reply.body.expires_in * 1000;
+      this.#accessExpiresAt = this.#clock.now() + reply.body.expires_in * 1000;
       this.#schedule();
     } else if (!reply.ok && reply.error.kind === 'unauthorized') {
       await this.refresh('access token rejected (-401)');
@@ -215,16 +250,16 @@ export class KakaoTokens {
   }
 
   #schedule(delayMs?: number): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#cancelTimer?.();
+    this.#cancelTimer = null;
     if (this.#closed || !this.#canRefresh()) return;
     let wait = delayMs;
     if (wait === undefined) {
       if (this.#accessExpiresAt === null) return;
-      const left = this.#accessExpiresAt - this.#now();
+      const left = this.#accessExpiresAt - this.#clock.now();
       wait = Math.max(0, left - Math.min(REFRESH_LEAD_MS, left / 10));
     }
-    this.#timer = setTimeout(() => void this.refresh('access token expires soon', true), Math.min(wait, MAX_TIMER_MS)).unref();
+    this.#cancelTimer = this.#clock.setTimer(() => void this.refresh('access token expires soon', true), wait);
   }
 
   #save(): void {
@@ -237,7 +272,7 @@ export class KakaoTokens {
       refresh_token_expires_at: isoOrNull(this.#refreshExpiresAt),
       env_refresh_token_sha256: config.refreshToken ? sha256(config.refreshToken) : null,
       env_access_token_sha256: config.accessToken ? sha256(config.accessToken) : null,
-      saved_at: isoOrNull(this.#now())!,
+      saved_at: isoOrNull(this.#clock.now())!,
     }, logger);
   }
 }
