@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import dotenv from 'dotenv';
+import { modelPathProblem } from './model/model-meta.js';
 import { BUNDLED_MODEL_PATH } from './paths.js';
 
 const Str = (def: string, description: string) => Type.String({ default: def, description });
@@ -188,7 +189,8 @@ function buildConfig(e: Env, cwd: string): Config {
   const modelVar = e.MODEL_CHECKPOINT_PATH ? 'MODEL_CHECKPOINT_PATH' : 'BACKEND_MODEL_CHECKPOINT_PATH';
   const modelSetting = e.MODEL_CHECKPOINT_PATH || e.BACKEND_MODEL_CHECKPOINT_PATH;
   const modelPath = modelSetting ? resolve(cwd, modelSetting) : BUNDLED_MODEL_PATH;
-  if (!existsSync(modelPath)) throw new ConfigError(modelSetting ? modelVar : 'MODEL_CHECKPOINT_PATH', `model file not found: ${modelPath}`);
+  const modelProblem = modelPathProblem(modelPath);
+  if (modelProblem) throw new ConfigError(modelSetting ? modelVar : 'MODEL_CHECKPOINT_PATH', modelProblem);
 
   for (const key of ['KAKAO_API_BASE_URL', 'KAKAO_AUTH_BASE_URL', 'ALERT_LINK_URL'] as const) {
     if (e[key] && !isHttpUrl(e[key])) throw new ConfigError(key, `not an http(s) URL (got ${JSON.stringify(e[key])})`);
