@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import dotenv from 'dotenv';
+import { modelPathProblem } from './model/model-meta.js';
 import { BUNDLED_MODEL_PATH } from './paths.js';
 
 const Str = (def: string, description: string) => Type.String({ default: def, description });
@@ -29,6 +30,8 @@ export const DEFAULT_STREAM_WINDOW = 16;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const INFERENCE_DEVICES = ['auto', 'cpu', 'cuda'] as const;
 export const FSYNC_POLICIES = ['batch', 'interval', 'never'] as const;
+export const ACCESS_LOG_MODES = ['off', 'errors', 'all'] as const;
+export type AccessLogMode = (typeof ACCESS_LOG_MODES)[number];
 
 /** Every variable the server reads. Order here is the order of `.env.example`. */
 export const ENV_SCHEMA = Type.Object({
@@ -48,6 +51,8 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_CORS_ORIGINS: Str('*', 'allowed CORS origins, comma-separated, or *'),
   BACKEND_SHUTDOWN_TIMEOUT_MS: Int(10_000, 0, 600_000, 'on SIGTERM/SIGINT, longest wait for in-flight work before exit'),
   BACKEND_LOG_LEVEL: Enum(LOG_LEVELS, 'info', 'pino log level'),
+  BACKEND_ACCESS_LOG: Enum(ACCESS_LOG_MODES, 'errors', 'a log line per request: off; errors = 4xx/5xx answers (method, path, status, ms); all = every request'),
+  BACKEND_ACCESS_LOG_RATE: Int(100, 1, 1_000_000, 'most access log lines a second (as many more in a burst); the rest are counted in one summary line a second'),
   BACKEND_ADMIN_TOKEN: OptStr('when set, the Kakao debug endpoints need Authorization: Bearer <this>'),
   // event log
   BACKEND_EVENT_LOG_JSONL: Str('events_log.jsonl', 'event log path; empty = keep no file'),
@@ -115,6 +120,7 @@ export interface HttpConfig {
   corsOrigins: readonly string[];
   shutdownTimeoutMs: number;
   adminToken: string | null;
+  accessLog: { mode: AccessLogMode; linesPerSecond: number };
 }
 
 export interface EventsConfig {
@@ -195,7 +201,8 @@ function buildConfig(e: Env, cwd: string): Config {
   const modelVar = e.MODEL_CHECKPOINT_PATH ? 'MODEL_CHECKPOINT_PATH' : 'BACKEND_MODEL_CHECKPOINT_PATH';
   const modelSetting = e.MODEL_CHECKPOINT_PATH || e.BACKEND_MODEL_CHECKPOINT_PATH;
   const modelPath = modelSetting ? resolve(cwd, modelSetting) : BUNDLED_MODEL_PATH;
-  if (!existsSync(modelPath)) throw new ConfigError(modelSetting ? modelVar : 'MODEL_CHECKPOINT_PATH', `model file not found: ${modelPath}`);
+  const modelProblem = modelPathProblem(modelPath);
+  if (modelProblem) throw new ConfigError(modelSetting ? modelVar : 'MODEL_CHECKPOINT_PATH', modelProblem);
 
   for (const key of ['KAKAO_API_BASE_URL', 'KAKAO_AUTH_BASE_URL', 'ALERT_LINK_URL'] as const) {
     if (e[key] && !isHttpUrl(e[key])) throw new ConfigError(key, `not an http(s) URL (got ${JSON.stringify(e[key])})`);
@@ -224,6 +231,7 @@ function buildConfig(e: Env, cwd: string): Config {
       corsOrigins: e.BACKEND_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
       shutdownTimeoutMs: e.BACKEND_SHUTDOWN_TIMEOUT_MS,
       adminToken: e.BACKEND_ADMIN_TOKEN || null,
+      accessLog: { mode: e.BACKEND_ACCESS_LOG, linesPerSecond: e.BACKEND_ACCESS_LOG_RATE },
     },
     events: {
       logPath: e.BACKEND_EVENT_LOG_JSONL ? resolve(cwd, e.BACKEND_EVENT_LOG_JSONL) : null,

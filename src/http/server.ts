@@ -13,6 +13,7 @@ import { RequestValidationError } from '../validation/fastapi-errors.js';
 import { clipText } from '../validation/input-limits.js';
 import { compileValidator, type Validator } from '../validation/validators.js';
 import { BodyBuffers } from './body-buffers.js';
+import { AccessLog } from './access-log.js';
 import { AbortedError, Exchange, PayloadTooLargeError } from './exchange.js';
 import { corsPolicy, type CorsPolicy } from './reply.js';
 import { parseJsonBody, queryObject } from './request-body.js';
@@ -51,10 +52,12 @@ export class HttpServer {
   private readonly bodyBuffers = new BodyBuffers(256 * 1024, 64);
   private readonly requestCounters = new Map<string, { inc(): void }>();
   private readonly durations = new Map<string, { observe(v: number): void }>();
+  private readonly accessLog: AccessLog;
 
   constructor(private readonly options: HttpServerOptions) {
     this.cors = corsPolicy(options.config.corsOrigins);
     this.adminToken = options.config.adminToken ? Buffer.from(`Bearer ${options.config.adminToken}`) : null;
+    this.accessLog = new AccessLog(options.config.accessLog, options.logger);
     this.app = uWS.App();
     this.mountRoutes();
     options.extend?.(this.app);
@@ -262,5 +265,6 @@ export class HttpServer {
     let histogram = this.durations.get(route);
     if (!histogram) this.durations.set(route, (histogram = this.options.metrics.http.duration.labels(route)));
     histogram.observe((performance.now() - ex.startedAt) / 1000);
+    this.accessLog.record(ex.method, ex.path, status, ex.startedAt);
   }
 }

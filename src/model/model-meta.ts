@@ -3,7 +3,8 @@
  * feature count, tensor names and provenance. Written by models/export_onnx.py. Read on the main
  * thread too, so nothing here touches onnxruntime.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
 import { errorMessage } from '../errors.js';
 
 export interface ModelMeta {
@@ -31,12 +32,50 @@ export function metaPathFor(onnxPath: string): string {
   return /\.onnx$/i.test(onnxPath) ? onnxPath.replace(/\.onnx$/i, '.json') : `${onnxPath}.json`;
 }
 
+/** What torch.save writes by default (since PyTorch 1.6): a zip archive. */
+const ZIP_MAGIC = Buffer.from('PK\x03\x04', 'latin1');
+const PYTORCH_EXTENSION = /\.(pt|pth|ckpt)$/i;
+
+/**
+ * Why `path` cannot be the server's model, or null when it may be one: it is absent, a directory, or
+ * a PyTorch checkpoint not yet exported (users of the FastAPI backend point at their .pt file first).
+ */
+export function modelPathProblem(path: string): string | null {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch {
+    return `model file not found: ${path}`;
+  }
+  if (stats.isDirectory()) return `${path} is a directory; expected an ONNX model file (x.onnx, with x.json beside it)`;
+  if (PYTORCH_EXTENSION.test(path) || startsWith(path, ZIP_MAGIC)) {
+    const onnx = `${path.slice(0, path.length - extname(path).length)}.onnx`;
+    return `${path} is a PyTorch checkpoint; the server runs ONNX models: export it once with `
+      + `\`python3 models/export_onnx.py ${path} ${onnx}\` and point the server at ${onnx} (README: "Coming from the FastAPI backend")`;
+  }
+  return null;
+}
+
+function startsWith(path: string, magic: Buffer): boolean {
+  const head = Buffer.alloc(magic.length);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(magic);
+  } catch {
+    return false; // unreadable: onnxruntime reports it with its own reason
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 type Json = Record<string, unknown>;
 
 /** Reads and checks the metadata beside `onnxPath`; throws ModelError on anything missing or inconsistent. */
 export function readModelMeta(onnxPath: string): ModelMeta {
   const path = metaPathFor(onnxPath);
-  if (!existsSync(onnxPath)) throw new ModelError(`${onnxPath}: model file not found`);
+  const problem = modelPathProblem(onnxPath);
+  if (problem) throw new ModelError(problem);
   if (!existsSync(path)) {
     throw new ModelError(`${path}: metadata file not found; it must sit beside ${onnxPath} (models/export_onnx.py writes both)`);
   }

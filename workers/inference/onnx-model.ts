@@ -68,8 +68,13 @@ async function createSession(
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
     });
+  const cudaInstalled = cudaProviderInstalled();
+  // Probing for files that are absent only makes onnxruntime print a native error on stderr: say why instead.
+  if (device === 'cuda' && !cudaInstalled) {
+    throw new ModelError(`${onnxPath}: device 'cuda' requested but the CUDA execution provider cannot load: it is not installed (see README, "GPU hosts")`);
+  }
   // Asking for ['cuda', 'cpu'] throws when the CUDA files are absent instead of falling back, so probe with CUDA alone.
-  if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
+  if (device !== 'cpu' && cudaInstalled) {
     try {
       return { session: await create(['cuda']), provider: 'cuda' };
     } catch (err) {
