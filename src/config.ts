@@ -49,12 +49,15 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_SHUTDOWN_TIMEOUT_MS: Int(10_000, 0, 600_000, 'on SIGTERM/SIGINT, longest wait for in-flight work before exit'),
   BACKEND_LOG_LEVEL: Enum(LOG_LEVELS, 'info', 'pino log level'),
   BACKEND_ADMIN_TOKEN: OptStr('when set, the Kakao debug endpoints need Authorization: Bearer <this>'),
+  BACKEND_REUSE_PORT: Bool(false, 'share BACKEND_PORT with other processes that also set it (SO_REUSEPORT); false = refuse to start on a port in use'),
   // event log
   BACKEND_EVENT_LOG_JSONL: Str('events_log.jsonl', 'event log path; empty = keep no file'),
   BACKEND_EVENT_KEEP_RECENT: Int(200, 0, 1_000_000, 'recent events kept in memory (and refilled from the log at start)'),
   BACKEND_EVENT_FSYNC: Enum(FSYNC_POLICIES, 'batch', 'batch = fsync every group commit; interval = every BACKEND_EVENT_FSYNC_INTERVAL_MS; never = leave it to the OS'),
   BACKEND_EVENT_FSYNC_INTERVAL_MS: Int(1000, 1, 3_600_000, 'fsync period for BACKEND_EVENT_FSYNC=interval'),
   BACKEND_EVENT_BACKLOG_MAX: Int(10_000, 1, 10_000_000, 'events waiting to be written before /event/payload answers 503'),
+  BACKEND_IDEMPOTENCY_WINDOW_SEC: Int(86_400, 1, 31_536_000, 'how long an Idempotency-Key on /event/payload and /event is remembered'),
+  BACKEND_IDEMPOTENCY_MAX_KEYS: Int(100_000, 1, 10_000_000, 'most Idempotency-Keys remembered; the oldest is forgotten first'),
   // Kakao
   KAKAO_ACCESS_TOKEN: OptStr('Kakao access token; unset = no memos (logged once)'),
   KAKAO_REST_API_KEY: OptStr('Kakao app REST API key; with KAKAO_REFRESH_TOKEN enables token refresh'),
@@ -112,6 +115,8 @@ export interface HttpConfig {
   corsOrigins: readonly string[];
   shutdownTimeoutMs: number;
   adminToken: string | null;
+  /** Listen with SO_REUSEPORT (share the port) instead of exclusively. */
+  reusePort: boolean;
 }
 
 export interface EventsConfig {
@@ -121,6 +126,11 @@ export interface EventsConfig {
   fsync: (typeof FSYNC_POLICIES)[number];
   fsyncIntervalMs: number;
   backlogMax: number;
+}
+
+export interface IdempotencyConfig {
+  windowSec: number;
+  maxKeys: number;
 }
 
 export interface KakaoConfig {
@@ -155,6 +165,7 @@ export interface Config {
   inference: InferenceConfig;
   http: HttpConfig;
   events: EventsConfig;
+  idempotency: IdempotencyConfig;
   kakao: KakaoConfig;
   stream: StreamConfig;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -217,6 +228,7 @@ function buildConfig(e: Env, cwd: string): Config {
       corsOrigins: e.BACKEND_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
       shutdownTimeoutMs: e.BACKEND_SHUTDOWN_TIMEOUT_MS,
       adminToken: e.BACKEND_ADMIN_TOKEN || null,
+      reusePort: e.BACKEND_REUSE_PORT,
     },
     events: {
       logPath: e.BACKEND_EVENT_LOG_JSONL ? resolve(cwd, e.BACKEND_EVENT_LOG_JSONL) : null,
@@ -225,6 +237,7 @@ function buildConfig(e: Env, cwd: string): Config {
       fsyncIntervalMs: e.BACKEND_EVENT_FSYNC_INTERVAL_MS,
       backlogMax: e.BACKEND_EVENT_BACKLOG_MAX,
     },
+    idempotency: { windowSec: e.BACKEND_IDEMPOTENCY_WINDOW_SEC, maxKeys: e.BACKEND_IDEMPOTENCY_MAX_KEYS },
     kakao: {
       accessToken: e.KAKAO_ACCESS_TOKEN || null,
       restApiKey: e.KAKAO_REST_API_KEY || null,

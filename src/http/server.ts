@@ -13,6 +13,7 @@ import { RequestValidationError } from '../validation/fastapi-errors.js';
 import { compileValidator, type Validator } from '../validation/validators.js';
 import { BodyBuffers } from './body-buffers.js';
 import { AbortedError, Exchange, PayloadTooLargeError } from './exchange.js';
+import { listenOn } from './listen.js';
 import { corsPolicy, type CorsPolicy } from './reply.js';
 import { parseJsonBody, queryObject } from './request-body.js';
 import type { RouteResult, RouteSpec } from './route.js';
@@ -60,15 +61,10 @@ export class HttpServer {
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
-  listen(): Promise<number> {
-    const { host, port } = this.options.config;
-    return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen on ${host}:${port} (in use or not permitted)`));
-        this.listenSocket = socket;
-        resolve(uWS.us_socket_local_port(socket));
-      });
-    });
+  async listen(): Promise<number> {
+    const { host, port, reusePort } = this.options.config;
+    this.listenSocket = await listenOn(this.app, host, port, reusePort);
+    return uWS.us_socket_local_port(this.listenSocket);
   }
 
   /** Stops accepting connections; requests already read keep being served. */
