@@ -110,7 +110,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       fastParse: createAnalyzeBodyParser(model),
       decoded: (decoder) => decodedBodies[decoder].inc(),
     }),
-    ...eventRoutes(events),
+    ...eventRoutes(events, config.idempotency),
     ...kakaoDebugRoutes(events),
     ...metricsRoutes(metrics.registry),
     ...docsRoutes(() => buildOpenApi(routes, {
