@@ -13,6 +13,7 @@ import { RequestValidationError } from '../validation/fastapi-errors.js';
 import { compileValidator, type Validator } from '../validation/validators.js';
 import { BodyBuffers } from './body-buffers.js';
 import { AbortedError, Exchange, PayloadTooLargeError } from './exchange.js';
+import { framingProblem, refuseFraming } from './framing.js';
 import { listenOn } from './listen.js';
 import { corsPolicy, type CorsPolicy } from './reply.js';
 import { parseJsonBody, queryObject } from './request-body.js';
@@ -107,6 +108,7 @@ export class HttpServer {
     }
     for (const [path, methods] of byPath) {
       this.app.any(path, (res, req) => {
+        if (this.refusedFraming(res, req)) return;
         const method = req.getMethod();
         const route = methods.get(method);
         if (route) return this.dispatch(route, res, req, path);
@@ -115,9 +117,19 @@ export class HttpServer {
       });
     }
     this.app.any('/*', (res, req) => {
+      if (this.refusedFraming(res, req)) return;
       if (req.getMethod() === 'options') return this.preflight(res, req, []);
       this.answerStatic(res, req, 404, NOT_FOUND, 'not_found');
     });
+  }
+
+  /** Refuses (400, connection closed) a request whose framing headers cannot be trusted. */
+  private refusedFraming(res: HttpResponse, req: HttpRequest): boolean {
+    const problem = framingProblem(req);
+    if (problem === null) return false;
+    refuseFraming(res, problem);
+    this.options.metrics.http.requests.labels('bad_framing', '400').inc();
+    return true;
   }
 
   private dispatch(route: CompiledRoute, res: HttpResponse, req: HttpRequest, path: string): void {

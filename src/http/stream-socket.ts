@@ -5,8 +5,12 @@
 import uWS, { type TemplatedApp, type WebSocket } from 'uWebSockets.js';
 import type { StreamConfig } from '../config.js';
 import type { StreamConnection, StreamHub } from '../streams/stream-hub.js';
+import { framingProblem, refuseFraming } from './framing.js';
+import { JSON_TYPE, writeResponse } from './reply.js';
 
 export const STREAM_PATH = '/behavior/stream';
+
+const UPGRADE_REQUIRED = JSON.stringify({ detail: 'Upgrade Required: open a WebSocket on this path' });
 
 interface SocketState {
   connection?: StreamConnection;
@@ -24,6 +28,8 @@ export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: Str
     // No automatic pings: a socket that sends nothing for idleTimeout is closed, freeing its streams.
     sendPingsAutomatically: false,
     upgrade: (res, req, context) => {
+      const problem = framingProblem(req);
+      if (problem) return refuseFraming(res, problem);
       res.upgrade<SocketState>(
         { closed: false },
         req.getHeader('sec-websocket-key'),
@@ -42,6 +48,12 @@ export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: Str
       state.closed = true;
       state.connection?.onClose();
     },
+  });
+  // app.ws() takes only upgrade requests; a plain GET lands here (before the server's catch-all 404).
+  app.get(STREAM_PATH, (res, req) => {
+    const problem = framingProblem(req);
+    if (problem) return refuseFraming(res, problem);
+    writeResponse(res, 426, JSON_TYPE, UPGRADE_REQUIRED, null, { Upgrade: 'websocket', Connection: 'Upgrade' });
   });
 }
 

@@ -48,9 +48,9 @@ export function rawRequest(port: number, parts: string | readonly string[], unti
   });
 }
 
-/** The status codes of the responses in `text`, in order. */
+/** The status codes of the responses in `text`, in order (a response follows the last one's body directly). */
 export function statuses(text: string): number[] {
-  return [...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]));
+  return [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 }
 
 /** A complete request with a JSON body and the given extra header lines. */
