@@ -19,6 +19,7 @@ import { eventRoutes } from './http/routes/event.js';
 import { kakaoDebugRoutes } from './http/routes/kakao-debug.js';
 import { healthRoutes, type Readiness } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
+import { corsPolicy } from './http/reply.js';
 import { mountStreamSocket } from './http/stream-socket.js';
 import { streamDocs } from './http/stream-docs.js';
 import { StreamHub } from './streams/stream-hub.js';
@@ -120,7 +121,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     }, streamDocs())),
   );
 
-  const http = new HttpServer({ routes, config: config.http, logger, metrics, extend: (app) => mountStreamSocket(app, streams, config.stream) });
+  const http = new HttpServer({ routes, config: config.http, logger, metrics, extend: (app) => mountStreamSocket(app, streams, config.stream, corsPolicy(config.http.corsOrigins)) });
   let port: number;
   try {
     port = await http.listen();

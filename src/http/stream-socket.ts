@@ -6,18 +6,20 @@ import uWS, { type TemplatedApp, type WebSocket } from 'uWebSockets.js';
 import type { StreamConfig } from '../config.js';
 import type { StreamConnection, StreamHub } from '../streams/stream-hub.js';
 import { framingProblem, refuseFraming } from './framing.js';
-import { JSON_TYPE, writeResponse } from './reply.js';
+import { JSON_TYPE, writeResponse, type CorsPolicy } from './reply.js';
 
 export const STREAM_PATH = '/behavior/stream';
 
 const UPGRADE_REQUIRED = JSON.stringify({ detail: 'Upgrade Required: open a WebSocket on this path' });
+const FORBIDDEN_ORIGIN = JSON.stringify({ detail: 'this Origin is not in BACKEND_CORS_ORIGINS' });
 
 interface SocketState {
   connection?: StreamConnection;
   closed: boolean;
 }
 
-export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: StreamConfig): void {
+/** `cors` decides which web pages may open a stream; a client without an Origin (an agent) always may. */
+export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: StreamConfig, cors: CorsPolicy): void {
   app.ws<SocketState>(STREAM_PATH, {
     compression: uWS.DISABLED,
     maxPayloadLength: config.maxMessageBytes,
@@ -30,6 +32,8 @@ export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: Str
     upgrade: (res, req, context) => {
       const problem = framingProblem(req);
       if (problem) return refuseFraming(res, problem);
+      const origin = req.getHeader('origin');
+      if (origin && cors.needsOrigin && !cors.allowOrigin(origin)) return writeResponse(res, 403, JSON_TYPE, FORBIDDEN_ORIGIN, null);
       res.upgrade<SocketState>(
         { closed: false },
         req.getHeader('sec-websocket-key'),
