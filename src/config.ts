@@ -45,7 +45,7 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_HOST: Str('0.0.0.0', 'listen address'),
   BACKEND_PORT: Int(8000, 0, 65535, 'listen port (0 = any free port)'),
   BACKEND_MAX_BODY_BYTES: Int(1_048_576, 1024, 1_073_741_824, 'largest request body; larger gets 413'),
-  BACKEND_CORS_ORIGINS: Str('*', 'allowed CORS origins, comma-separated, or *'),
+  BACKEND_CORS_ORIGINS: Str('*', 'web origins allowed (CORS) on the agent and read routes and the stream WebSocket, comma-separated, or *; never the debug endpoints'),
   BACKEND_SHUTDOWN_TIMEOUT_MS: Int(10_000, 0, 600_000, 'on SIGTERM/SIGINT, longest wait for in-flight work before exit'),
   BACKEND_LOG_LEVEL: Enum(LOG_LEVELS, 'info', 'pino log level'),
   BACKEND_ADMIN_TOKEN: OptStr('when set, the Kakao debug endpoints need Authorization: Bearer <this>'),
