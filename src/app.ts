@@ -19,6 +19,7 @@ import { eventRoutes } from './http/routes/event.js';
 import { kakaoDebugRoutes } from './http/routes/kakao-debug.js';
 import { healthRoutes, type Readiness } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
+import { corsPolicy } from './http/reply.js';
 import { mountStreamSocket } from './http/stream-socket.js';
 import { streamDocs } from './http/stream-docs.js';
 import { StreamHub } from './streams/stream-hub.js';
@@ -110,7 +111,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       fastParse: createAnalyzeBodyParser(model),
       decoded: (decoder) => decodedBodies[decoder].inc(),
     }),
-    ...eventRoutes(events),
+    ...eventRoutes(events, config.idempotency),
     ...kakaoDebugRoutes(events),
     ...metricsRoutes(metrics.registry),
     ...docsRoutes(() => buildOpenApi(routes, {
@@ -120,7 +121,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     }, streamDocs()), model),
   );
 
-  const http = new HttpServer({ routes, config: config.http, logger, metrics, extend: (app) => mountStreamSocket(app, streams, config.stream) });
+  const http = new HttpServer({ routes, config: config.http, logger, metrics, extend: (app) => mountStreamSocket(app, streams, config.stream, corsPolicy(config.http.corsOrigins)) });
   let port: number;
   try {
     port = await http.listen();
@@ -130,6 +131,9 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   }
   if (!UWS_IS_NATIVE) logger.warn('uWebSockets.js native binary did not load for this Node.js version: running on its slow pure-JS fallback');
   logger.info({ host: config.http.host, port, native: UWS_IS_NATIVE, workers: config.inference.workers, model: config.model.path }, 'listening');
+  if (config.http.reusePort) {
+    logger.warn({ port }, 'BACKEND_REUSE_PORT: this port may be shared with other processes; each keeps its own event log state (recent events, Idempotency-Keys, Kakao cooldowns), so /event/recent and retries see only this process\'s events');
+  }
 
   const ready = pool.ready.then(() => {
     const s = pool.status();

@@ -48,12 +48,13 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_HOST: Str('0.0.0.0', 'listen address'),
   BACKEND_PORT: Int(8000, 0, 65535, 'listen port (0 = any free port)'),
   BACKEND_MAX_BODY_BYTES: Int(1_048_576, 1024, 1_073_741_824, 'largest request body; larger gets 413'),
-  BACKEND_CORS_ORIGINS: Str('*', 'allowed CORS origins, comma-separated, or *'),
+  BACKEND_CORS_ORIGINS: Str('*', 'web origins allowed (CORS) on the agent and read routes and the stream WebSocket, comma-separated, or *; never the debug endpoints'),
   BACKEND_SHUTDOWN_TIMEOUT_MS: Int(10_000, 0, 600_000, 'on SIGTERM/SIGINT, longest wait for in-flight work before exit'),
   BACKEND_LOG_LEVEL: Enum(LOG_LEVELS, 'info', 'pino log level'),
   BACKEND_ACCESS_LOG: Enum(ACCESS_LOG_MODES, 'errors', 'a log line per request: off; errors = 4xx/5xx answers (method, path, status, ms); all = every request'),
   BACKEND_ACCESS_LOG_RATE: Int(100, 1, 1_000_000, 'most access log lines a second (as many more in a burst); the rest are counted in one summary line a second'),
   BACKEND_ADMIN_TOKEN: OptStr('when set, the Kakao debug endpoints need Authorization: Bearer <this>'),
+  BACKEND_REUSE_PORT: Bool(false, 'share BACKEND_PORT with other processes that also set it (SO_REUSEPORT); false = refuse to start on a port in use'),
   // event log
   BACKEND_EVENT_LOG_JSONL: Str('events_log.jsonl', 'event log path; empty = keep no file'),
   BACKEND_EVENT_KEEP_RECENT: Int(200, 0, 1_000_000, 'recent events kept in memory (and refilled from the log at start)'),
@@ -61,6 +62,8 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_EVENT_FSYNC_INTERVAL_MS: Int(1000, 1, 3_600_000, 'fsync period for BACKEND_EVENT_FSYNC=interval'),
   BACKEND_EVENT_BACKLOG_MAX: Int(10_000, 1, 10_000_000, 'events waiting to be written before /event/payload answers 503'),
   BACKEND_EVENT_MAX_BYTES: Int(16_384, 1024, 1_048_576, 'largest event, as its log line in bytes; a larger event is refused with 413'),
+  BACKEND_IDEMPOTENCY_WINDOW_SEC: Int(86_400, 1, 31_536_000, 'how long an Idempotency-Key on /event/payload and /event is remembered'),
+  BACKEND_IDEMPOTENCY_MAX_KEYS: Int(100_000, 1, 10_000_000, 'most Idempotency-Keys remembered; the oldest is forgotten first'),
   // Kakao
   KAKAO_ACCESS_TOKEN: OptStr('Kakao access token; unset = no memos (logged once)'),
   KAKAO_REST_API_KEY: OptStr('Kakao app REST API key; with KAKAO_REFRESH_TOKEN enables token refresh'),
@@ -121,6 +124,8 @@ export interface HttpConfig {
   shutdownTimeoutMs: number;
   adminToken: string | null;
   accessLog: { mode: AccessLogMode; linesPerSecond: number };
+  /** Listen with SO_REUSEPORT (share the port) instead of exclusively. */
+  reusePort: boolean;
 }
 
 export interface EventsConfig {
@@ -132,6 +137,11 @@ export interface EventsConfig {
   backlogMax: number;
   /** Largest record line in bytes; EventLog refuses larger ones (413). */
   maxEventBytes: number;
+}
+
+export interface IdempotencyConfig {
+  windowSec: number;
+  maxKeys: number;
 }
 
 export interface KakaoConfig {
@@ -168,6 +178,7 @@ export interface Config {
   inference: InferenceConfig;
   http: HttpConfig;
   events: EventsConfig;
+  idempotency: IdempotencyConfig;
   kakao: KakaoConfig;
   stream: StreamConfig;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -232,6 +243,7 @@ function buildConfig(e: Env, cwd: string): Config {
       shutdownTimeoutMs: e.BACKEND_SHUTDOWN_TIMEOUT_MS,
       adminToken: e.BACKEND_ADMIN_TOKEN || null,
       accessLog: { mode: e.BACKEND_ACCESS_LOG, linesPerSecond: e.BACKEND_ACCESS_LOG_RATE },
+      reusePort: e.BACKEND_REUSE_PORT,
     },
     events: {
       logPath: e.BACKEND_EVENT_LOG_JSONL ? resolve(cwd, e.BACKEND_EVENT_LOG_JSONL) : null,
@@ -241,6 +253,7 @@ function buildConfig(e: Env, cwd: string): Config {
       backlogMax: e.BACKEND_EVENT_BACKLOG_MAX,
       maxEventBytes: e.BACKEND_EVENT_MAX_BYTES,
     },
+    idempotency: { windowSec: e.BACKEND_IDEMPOTENCY_WINDOW_SEC, maxKeys: e.BACKEND_IDEMPOTENCY_MAX_KEYS },
     kakao: {
       accessToken: e.KAKAO_ACCESS_TOKEN || null,
       restApiKey: e.KAKAO_REST_API_KEY || null,

@@ -7,6 +7,14 @@
 export const ERROR_STATUS = {
   /** The body parsed but the domain rejects it (window length, feature count, non-finite). */
   invalid_input: 422,
+  /** An Idempotency-Key already used with a different request (IETF draft: 422). */
+  idempotency_key_reused: 422,
+  /** The request's framing or a header is malformed. */
+  bad_request: 400,
+  /** A browser request from another site to an endpoint that serves none. */
+  cross_site: 403,
+  /** A body whose Content-Type is not JSON. */
+  unsupported_media_type: 415,
   /** A Kakao debug endpoint was called without the admin token. */
   unauthorized: 401,
   not_found: 404,

@@ -27,6 +27,8 @@ export class Exchange {
   readonly query: string;
   readonly contentLength: number;
   readonly authorization: string;
+  /** The Idempotency-Key header ('' when absent); read here because the request is gone once the body arrives. */
+  readonly idempotencyKey: string;
   readonly allowOrigin: string | null;
   aborted = false;
   answered = false;
@@ -46,6 +48,7 @@ export class Exchange {
     const length = req.getHeader('content-length');
     this.contentLength = length ? Number(length) : -1;
     this.authorization = req.getHeader('authorization');
+    this.idempotencyKey = req.getHeader('idempotency-key');
     this.allowOrigin = allowOrigin(needsOrigin ? req.getHeader('origin') : '');
   }
 

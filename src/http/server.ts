@@ -14,10 +14,14 @@ import { clipText } from '../validation/input-limits.js';
 import { compileValidator, type Validator } from '../validation/validators.js';
 import { BodyBuffers } from './body-buffers.js';
 import { AccessLog } from './access-log.js';
+import { assertJsonBody } from './content-type.js';
 import { AbortedError, Exchange, PayloadTooLargeError } from './exchange.js';
+import { framingProblem, refuseFraming } from './framing.js';
+import { listenOn } from './listen.js';
 import { corsPolicy, type CorsPolicy } from './reply.js';
 import { parseJsonBody, queryObject } from './request-body.js';
 import type { RouteResult, RouteSpec } from './route.js';
+import { assertSameOrigin } from './same-origin.js';
 
 /** Whether the native uWebSockets.js binary loaded (the package silently falls back to a slow pure-JS server). */
 export const UWS_IS_NATIVE = String(uWS.App).includes('[native code]');
@@ -25,6 +29,8 @@ export const UWS_IS_NATIVE = String(uWS.App).includes('[native code]');
 const NOT_FOUND = JSON.stringify({ detail: 'Not Found' });
 const METHOD_NOT_ALLOWED = JSON.stringify({ detail: 'Method Not Allowed' });
 const INTERNAL = JSON.stringify({ detail: 'Internal Server Error' });
+/** The debug endpoints' policy: no CORS headers, ever. */
+const NO_CORS: CorsPolicy = { allowOrigin: () => null, needsOrigin: false };
 
 interface CompiledRoute {
   spec: RouteSpec<any, any>;
@@ -64,15 +70,10 @@ export class HttpServer {
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
-  listen(): Promise<number> {
-    const { host, port } = this.options.config;
-    return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen on ${host}:${port} (in use or not permitted)`));
-        this.listenSocket = socket;
-        resolve(uWS.us_socket_local_port(socket));
-      });
-    });
+  async listen(): Promise<number> {
+    const { host, port, reusePort } = this.options.config;
+    this.listenSocket = await listenOn(this.app, host, port, reusePort);
+    return uWS.us_socket_local_port(this.listenSocket);
   }
 
   /** Stops accepting connections; requests already read keep being served. */
@@ -114,24 +115,38 @@ export class HttpServer {
       }
     }
     for (const [path, methods] of byPath) {
+      const cors = [...methods.values()].some((route) => route.spec.admin) ? NO_CORS : this.cors;
       this.app.any(path, (res, req) => {
+        if (this.refusedFraming(res, req)) return;
         const method = req.getMethod();
         const route = methods.get(method);
-        if (route) return this.dispatch(route, res, req, path);
-        if (method === 'options') return this.preflight(res, req, [...methods.keys()]);
-        this.answerStatic(res, req, 405, METHOD_NOT_ALLOWED, 'method_not_allowed', { Allow: [...methods.keys()].map((m) => m.toUpperCase()).join(', ') });
+        if (route) return this.dispatch(route, cors, res, req, path);
+        if (method === 'options') return this.preflight(res, req, [...methods.keys()], cors);
+        this.answerStatic(res, req, 405, METHOD_NOT_ALLOWED, 'method_not_allowed', { Allow: [...methods.keys()].map((m) => m.toUpperCase()).join(', ') }, cors);
       });
     }
     this.app.any('/*', (res, req) => {
-      if (req.getMethod() === 'options') return this.preflight(res, req, []);
+      if (this.refusedFraming(res, req)) return;
+      if (req.getMethod() === 'options') return this.preflight(res, req, [], this.cors);
       this.answerStatic(res, req, 404, NOT_FOUND, 'not_found');
     });
   }
 
-  private dispatch(route: CompiledRoute, res: HttpResponse, req: HttpRequest, path: string): void {
-    const ex = new Exchange(res, req, route.spec.method, path, this.cors.allowOrigin, this.cors.needsOrigin);
+  /** Refuses (400, connection closed) a request whose framing headers cannot be trusted. */
+  private refusedFraming(res: HttpResponse, req: HttpRequest): boolean {
+    const problem = framingProblem(req);
+    if (problem === null) return false;
+    refuseFraming(res, problem);
+    this.options.metrics.http.requests.labels('bad_framing', '400').inc();
+    return true;
+  }
+
+  private dispatch(route: CompiledRoute, cors: CorsPolicy, res: HttpResponse, req: HttpRequest, path: string): void {
+    const ex = new Exchange(res, req, route.spec.method, path, cors.allowOrigin, cors.needsOrigin);
     try {
+      if (route.spec.admin) assertSameOrigin(req.getHeader('origin'), req.getHeader('host'), req.getHeader('sec-fetch-site'));
       this.authorize(route.spec, ex);
+      if (route.spec.body) assertJsonBody(req.getHeader('content-type'), req.getHeader('origin'));
       const query = route.query ? this.validateQuery(route.query, ex.query) : undefined;
       if (!route.spec.body) {
         const result = route.spec.handler({ body: undefined, query, exchange: ex });
@@ -236,8 +251,8 @@ export class HttpServer {
     return result.value;
   }
 
-  private preflight(res: HttpResponse, req: HttpRequest, methods: string[]): void {
-    const allowOrigin = this.cors.allowOrigin(this.cors.needsOrigin ? req.getHeader('origin') : '');
+  private preflight(res: HttpResponse, req: HttpRequest, methods: string[], cors: CorsPolicy): void {
+    const allowOrigin = cors.allowOrigin(cors.needsOrigin ? req.getHeader('origin') : '');
     const requested = req.getHeader('access-control-request-headers');
     res.cork(() => {
       res.writeStatus('204 No Content');
@@ -252,8 +267,8 @@ export class HttpServer {
     });
   }
 
-  private answerStatic(res: HttpResponse, req: HttpRequest, status: number, body: string, name: string, headers?: Record<string, string>): void {
-    const ex = new Exchange(res, req, req.getMethod().toUpperCase(), req.getUrl(), this.cors.allowOrigin, this.cors.needsOrigin);
+  private answerStatic(res: HttpResponse, req: HttpRequest, status: number, body: string, name: string, headers?: Record<string, string>, cors = this.cors): void {
+    const ex = new Exchange(res, req, req.getMethod().toUpperCase(), req.getUrl(), cors.allowOrigin, cors.needsOrigin);
     if (ex.send(status, body, undefined, headers)) this.observe(name, ex, status);
   }
 

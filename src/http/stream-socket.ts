@@ -5,15 +5,21 @@
 import uWS, { type TemplatedApp, type WebSocket } from 'uWebSockets.js';
 import type { StreamConfig } from '../config.js';
 import type { StreamConnection, StreamHub } from '../streams/stream-hub.js';
+import { framingProblem, refuseFraming } from './framing.js';
+import { JSON_TYPE, writeResponse, type CorsPolicy } from './reply.js';
 
 export const STREAM_PATH = '/behavior/stream';
+
+const UPGRADE_REQUIRED = JSON.stringify({ detail: 'Upgrade Required: open a WebSocket on this path' });
+const FORBIDDEN_ORIGIN = JSON.stringify({ detail: 'this Origin is not in BACKEND_CORS_ORIGINS' });
 
 interface SocketState {
   connection?: StreamConnection;
   closed: boolean;
 }
 
-export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: StreamConfig): void {
+/** `cors` decides which web pages may open a stream; a client without an Origin (an agent) always may. */
+export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: StreamConfig, cors: CorsPolicy): void {
   app.ws<SocketState>(STREAM_PATH, {
     compression: uWS.DISABLED,
     maxPayloadLength: config.maxMessageBytes,
@@ -24,6 +30,10 @@ export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: Str
     // No automatic pings: a socket that sends nothing for idleTimeout is closed, freeing its streams.
     sendPingsAutomatically: false,
     upgrade: (res, req, context) => {
+      const problem = framingProblem(req);
+      if (problem) return refuseFraming(res, problem);
+      const origin = req.getHeader('origin');
+      if (origin && cors.needsOrigin && !cors.allowOrigin(origin)) return writeResponse(res, 403, JSON_TYPE, FORBIDDEN_ORIGIN, null);
       res.upgrade<SocketState>(
         { closed: false },
         req.getHeader('sec-websocket-key'),
@@ -43,6 +53,12 @@ export function mountStreamSocket(app: TemplatedApp, hub: StreamHub, config: Str
       state.closed = true;
       state.connection?.onClose();
     }),
+  });
+  // app.ws() takes only upgrade requests; a plain GET lands here (before the server's catch-all 404).
+  app.get(STREAM_PATH, (res, req) => {
+    const problem = framingProblem(req);
+    if (problem) return refuseFraming(res, problem);
+    writeResponse(res, 426, JSON_TYPE, UPGRADE_REQUIRED, null, { Upgrade: 'websocket', Connection: 'Upgrade' });
   });
 }
 

@@ -1,17 +1,27 @@
 import { ErrorMessage, EventAccepted, EventPayload, EventRecordSchema, HTTPValidationError, RecentQuery, StructuredEvent } from '../../contracts/api.js';
+import type { IdempotencyConfig } from '../../config.js';
 import type { EventLog } from '../../events/event-log.js';
+import { IdempotencyKeys, idempotencyKey, requestFingerprint } from '../../events/idempotency.js';
 import { recordFromPayload, recordFromStructured, type EventRecord } from '../../events/records.js';
 import { Type } from '@sinclair/typebox';
-import { defineRoute, type RouteSpec } from '../route.js';
+import type { Exchange } from '../exchange.js';
+import { defineRoute, type RouteResult, type RouteSpec } from '../route.js';
 
-const accepted = (record: EventRecord) => ({ raw: `{"success":true,"event_id":"${record.event_id}"}` });
+const accepted = (record: EventRecord): RouteResult => ({ raw: `{"success":true,"event_id":"${record.event_id}"}` });
 
 const writeFailures = {
-  422: { description: 'Not JSON, schema errors (list), or a probs list that does not match events (message)', schema: HTTPValidationError },
+  400: { description: 'Idempotency-Key longer than 255 characters', schema: ErrorMessage },
+  422: { description: 'Not JSON, schema errors (list), a probs list that does not match events, or an Idempotency-Key already used with another body (message)', schema: HTTPValidationError },
   503: { description: 'The event log cannot be written, or its backlog is full (Retry-After)', schema: ErrorMessage },
 };
 
-export function eventRoutes(events: EventLog): RouteSpec<any, any>[] {
+export function eventRoutes(events: EventLog, idempotency: IdempotencyConfig): RouteSpec<any, any>[] {
+  const keys = new IdempotencyKeys<RouteResult>(idempotency.windowSec * 1000, idempotency.maxKeys);
+  /** Writes once per Idempotency-Key: a repeat gets the first answer. */
+  const once = (route: string, exchange: Exchange, body: unknown, write: () => Promise<RouteResult>): Promise<RouteResult> => {
+    const key = idempotencyKey(exchange.idempotencyKey);
+    return key === null ? write() : keys.run(key, requestFingerprint(route, body), write);
+  };
   return [
     defineRoute<EventPayload>({
       method: 'POST',
@@ -21,11 +31,12 @@ export function eventRoutes(events: EventLog): RouteSpec<any, any>[] {
       tags: ['events'],
       body: { schema: EventPayload },
       responses: { 200: { description: 'Written to the event log', schema: EventAccepted }, ...writeFailures },
-      async handler({ body }) {
-        const record = recordFromPayload(body, Date.now() / 1000);
-        await events.append(record, { alert: body.type === 'END' });
-        return accepted(record);
-      },
+      handler: ({ body, exchange }) =>
+        once('event_payload', exchange, body, async () => {
+          const record = recordFromPayload(body, Date.now() / 1000);
+          await events.append(record, { alert: body.type === 'END' });
+          return accepted(record);
+        }),
     }),
     defineRoute<StructuredEvent>({
       method: 'POST',
@@ -35,11 +46,12 @@ export function eventRoutes(events: EventLog): RouteSpec<any, any>[] {
       tags: ['events'],
       body: { schema: StructuredEvent },
       responses: { 200: { description: 'Written to the event log', schema: EventAccepted }, ...writeFailures },
-      async handler({ body }) {
-        const record = recordFromStructured(body.event);
-        await events.append(record);
-        return accepted(record);
-      },
+      handler: ({ body, exchange }) =>
+        once('event_structured', exchange, body, async () => {
+          const record = recordFromStructured(body.event);
+          await events.append(record);
+          return accepted(record);
+        }),
     }),
     defineRoute<undefined, { limit: number }>({
       method: 'GET',
