@@ -24,7 +24,7 @@ export function parseJsonBody<T>(bytes: Buffer, validate: Validator<T>, fastPars
   } catch {
     throw new RequestValidationError([jsonErrorItem(text)]);
   }
-  const result = validate(data, text.length);
+  const result = validate(data);
   if (!result.ok) throw new RequestValidationError(result.errors);
   return result.value;
 }

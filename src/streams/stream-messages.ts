@@ -57,19 +57,19 @@ export function decodeText(text: string, featureDim: number): StreamMessage {
   const streamId = typeof (data as { stream_id?: unknown }).stream_id === 'string' ? (data as { stream_id: string }).stream_id : undefined;
   switch (type) {
     case 'open':
-      return { kind: 'open', message: check(validateOpen, data, streamId, text.length) };
+      return { kind: 'open', message: check(validateOpen, data, streamId) };
     case 'close':
-      return { kind: 'close', streamId: check(validateClose, data, streamId, text.length).stream_id };
+      return { kind: 'close', streamId: check(validateClose, data, streamId).stream_id };
     case undefined:
     case 'frame':
-      return frameFromJson(check(validateFrame, data, streamId, text.length), featureDim);
+      return frameFromJson(check(validateFrame, data, streamId), featureDim);
     default:
       throw new StreamMessageError(`unknown message type ${describeValue(type)} (expected open, frame or close)`, streamId);
   }
 }
 
-function check<T>(validate: Validator<T>, data: unknown, streamId: string | undefined, inputChars: number): T {
-  const result = validate(data, inputChars);
+function check<T>(validate: Validator<T>, data: unknown, streamId: string | undefined): T {
+  const result = validate(data);
   if (!result.ok) throw new StreamMessageError(result.errors.map(describe).join('; '), streamId);
   return result.value;
 }

@@ -72,7 +72,7 @@ export const MAX_ERROR_ITEMS = 20;
  * At most MAX_ERROR_ITEMS are listed and each `input` is a clipped copy, so the answer stays small
  * whatever the body held (a megabyte of bad values must not become a 50 MB answer).
  */
-export function ajvErrorItems(errors: readonly ErrorObject[], root: string): FastApiErrorItem[] {
+export function ajvErrorItems(errors: readonly ErrorObject[], root: string, partial = false): FastApiErrorItem[] {
   const items: FastApiErrorItem[] = [];
   let omitted = 0;
   for (const err of errors) {
@@ -83,7 +83,8 @@ export function ajvErrorItems(errors: readonly ErrorObject[], root: string): Fas
     const item = ajvErrorItem(err, root);
     if (item) items.push({ ...item, input: clipValue(item.input) });
   }
-  if (omitted > 0) items.push({ type: 'too_many_errors', loc: [root], msg: `${omitted} more problems not listed`, input: null });
+  // `partial`: the errors came from a cut-down view of the input, so there may be more than counted.
+  if (omitted > 0 || partial) items.push({ type: 'too_many_errors', loc: [root], msg: partial ? (omitted ? `at least ${omitted} more problems not listed` : 'further problems not listed') : `${omitted} more problems not listed`, input: null });
   return items;
 }
 

@@ -19,17 +19,16 @@ const addFormats = ajvFormats as unknown as (ajv: Ajv) => Ajv;
 for (const ajv of [bodyAjv, bodyAjvListing, queryAjv]) addFormats(ajv);
 
 /**
- * Failed inputs up to this size get every problem listed (FastAPI's behaviour); larger ones only
- * the first. Listing costs time in proportion to the problems: a megabyte of bad values would
- * hold the main thread for a second or more.
+ * Listing every problem costs time in proportion to the problems: a megabyte of bad values would
+ * hold the main thread for a second. The listing therefore looks at the input with each array and
+ * object cut to its first items; no agent's body comes near this, and a 422 lists 20 problems.
  */
-export const LIST_ALL_PROBLEMS_MAX_CHARS = 16 * 1024;
+const LISTING_MAX_ITEMS = 1000;
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FastApiErrorItem[] };
 
 export interface Validator<T> {
-  /** `inputChars`: the size of the text `data` was parsed from, when known (decides how problems are listed). */
-  (data: unknown, inputChars?: number): Validation<T>;
+  (data: unknown): Validation<T>;
   readonly schema: TSchema;
 }
 
@@ -43,20 +42,55 @@ export function compileValidator<S extends TSchema>(schema: S, root: 'body' | 'q
   }
   const check = bodyAjv.compile(schema);
   const listing = bodyAjvListing.compile(schema);
-  const validate = (data: unknown, inputChars = 0): Validation<Static<S>> => {
+  const validate = (data: unknown): Validation<Static<S>> => {
     if (check(data)) return { ok: true, value: data as Static<S> };
-    if (inputChars > LIST_ALL_PROBLEMS_MAX_CHARS) return { ok: false, errors: firstProblem(check.errors ?? [], data, root) };
-    listing(data);
-    return { ok: false, errors: ajvErrorItems(listing.errors ?? [], root) };
+    const view = { clipped: false };
+    listing(clipForListing(data, view));
+    const items = ajvErrorItems(listing.errors ?? [], root, view.clipped);
+    // Every problem lay past the cut: report the first one the whole input showed.
+    return { ok: false, errors: items.length ? items : firstProblem(check.errors ?? [], data, root) };
   };
   return Object.assign(validate, { schema });
+}
+
+/** `value` with arrays and objects cut to LISTING_MAX_ITEMS (copied only where cut); sets view.clipped. */
+function clipForListing(value: unknown, view: { clipped: boolean }): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const items = value.length > LISTING_MAX_ITEMS ? ((view.clipped = true), value.slice(0, LISTING_MAX_ITEMS)) : value;
+    let copy: unknown[] | null = items === value ? null : items;
+    for (let i = 0; i < items.length; i++) {
+      const inner = clipForListing(items[i], view);
+      if (inner !== items[i]) (copy ??= items.slice())[i] = inner;
+    }
+    return copy ?? value;
+  }
+  const keys = Object.keys(value);
+  if (keys.length > LISTING_MAX_ITEMS) view.clipped = true;
+  let copy: Record<string, unknown> | null = keys.length > LISTING_MAX_ITEMS ? {} : null;
+  const kept = keys.slice(0, LISTING_MAX_ITEMS);
+  for (const key of kept) {
+    const original = (value as Record<string, unknown>)[key];
+    const inner = clipForListing(original, view);
+    if (inner !== original && !copy) {
+      copy = {};
+      for (const k of kept) defineKey(copy, k, (value as Record<string, unknown>)[k]);
+    }
+    if (copy) defineKey(copy, key, inner);
+  }
+  return copy ?? value;
+}
+
+/** An own property even for "__proto__". */
+function defineKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** The first problem (found without `verbose`, so its value is looked up here) and a note that the rest are not listed. */
 function firstProblem(errors: readonly ErrorObject[], data: unknown, root: string): FastApiErrorItem[] {
   const withData = errors.map((err) => ({ ...err, data: valueAt(data, err.instancePath) }));
   const items = ajvErrorItems(withData, root).slice(0, 1);
-  items.push({ type: 'too_many_errors', loc: [root], msg: 'further problems are not listed for an input this large', input: null });
+  items.push({ type: 'too_many_errors', loc: [root], msg: 'further problems are not listed', input: null });
   return items;
 }
 
