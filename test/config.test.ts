@@ -1,12 +1,13 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import dotenv from 'dotenv';
 import { ConfigError, ENV_SCHEMA, loadConfig } from '../src/config.js';
 import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/paths.js';
+import { tempDir } from './support/temp-dir.js';
 
-const empty = () => mkdtempSync(join(tmpdir(), 'config-test-'));
+/** A directory without .env (removed when the tests end). */
+const empty = tempDir;
 
 t.test('.env.example lists every variable with its default and a line of explanation', async (t) => {
   const text = readFileSync(join(PROJECT_ROOT, '.env.example'), 'utf8');

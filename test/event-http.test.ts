@@ -7,10 +7,10 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { JsonClient } from '../src/agent/http-client.js';
-import { waitFor } from './support/event-options.js';
 import { eventIds, inParallel, logLines } from './support/event-http.js';
+import { jsonClient } from './support/json-client.js';
 import { startTestServer } from './support/server.js';
+import { waitFor } from './support/wait.js';
 
 const ID = /^[0-9a-f]{32}$/;
 
@@ -63,8 +63,7 @@ function loadRequest(i: number, total: number): Post {
 
 t.test('thousands of events over 64 connections: exactly one seed-shaped line per acknowledged event', async (t) => {
   const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1' });
-  const client = new JsonClient(url, 64);
-  t.teardown(() => client.close());
+  const client = jsonClient(t, url, 64);
   const total = 4000;
   const posts = Array.from({ length: total }, (_, i) => loadRequest(i, total));
   const replies = await inParallel(posts, 64, (p) => client.post(p.path, p.body));
@@ -95,8 +94,7 @@ t.test('thousands of events over 64 connections: exactly one seed-shaped line pe
 
 t.test('/event/recent: default 50, limit <= 0 gives [], bounded by KEEP_RECENT, non-integer → 422', async (t) => {
   const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_KEEP_RECENT: '60' });
-  const client = new JsonClient(url, 8);
-  t.teardown(() => client.close());
+  const client = jsonClient(t, url, 8);
   t.same((await client.get('/event/recent')).json, [], 'an empty log has no recent events');
   for (let i = 0; i < 80; i++) t.equal((await client.post('/event/payload', { type: 'HEARTBEAT', frame_idx: i })).status, 200);
   const written = logLines(config.events.logPath!).map((l) => JSON.parse(l));
@@ -120,8 +118,7 @@ t.test('/event/recent: default 50, limit <= 0 gives [], bounded by KEEP_RECENT, 
 
 t.test('refused events (422) write nothing; list-form probs must match events', async (t) => {
   const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1' });
-  const client = new JsonClient(url, 8);
-  t.teardown(() => client.close());
+  const client = jsonClient(t, url, 8);
   const cases: Array<[string, unknown, unknown]> = [
     ['/event/payload', { ts: 1 }, { detail: [{ type: 'missing', loc: ['body', 'type'] }] }],
     ['/event/payload', { type: 'BEGIN' }, { detail: [{ loc: ['body', 'type'], input: 'BEGIN' }] }],
@@ -142,8 +139,7 @@ t.test('refused events (422) write nothing; list-form probs must match events', 
 
 t.test('a full backlog answers 503 with Retry-After; only acknowledged events are written', async (t) => {
   const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_BACKLOG_MAX: '2' });
-  const client = new JsonClient(url, 32);
-  t.teardown(() => client.close());
+  const client = jsonClient(t, url, 32);
   const replies = await inParallel(Array.from({ length: 400 }, (_, i) => i), 32, (i) => client.post('/event/payload', { type: 'HEARTBEAT', frame_idx: i }));
   const busy = replies.filter((r) => r.status === 503);
   t.ok(busy.length > 0, `${busy.length} of 400 refused while the backlog was full`);
@@ -163,8 +159,7 @@ t.test('an unwritable log: 503 with Retry-After and not ready, then recovery; ac
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const path = join(folder, 'events.jsonl');
   const { url, server } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_LOG_JSONL: path });
-  const client = new JsonClient(url, 8);
-  t.teardown(() => client.close());
+  const client = jsonClient(t, url, 8);
   const post = (i: number) => client.post('/event/payload', { type: 'PROBS', frame_idx: i, top_event: 'fall', top_prob: 0.5 });
 
   const before = await inParallel(Array.from({ length: 20 }, (_, i) => i), 4, post);

@@ -8,7 +8,9 @@ import { AppError } from '../src/errors.js';
 import { EventLog } from '../src/events/event-log.js';
 import { recordFromPayload, recordFromStructured, serializeRecord, type EventRecord } from '../src/events/records.js';
 import { createMetrics } from '../src/metrics.js';
-import { captureLogger, eventOptions, metricValue, waitFor } from './support/event-options.js';
+import { captureLogger, eventOptions } from './support/event-options.js';
+import { registryMetric } from './support/metrics.js';
+import { waitFor } from './support/wait.js';
 
 /** The recent list as records: what GET /event/recent answers. */
 const recent = (log: EventLog, limit: number): EventRecord[] => JSON.parse(log.recentJson(limit));
@@ -64,10 +66,10 @@ t.test('thousands of concurrent appends: one valid line each, no loss, no duplic
   t.same(recent(log, 50).map((r) => r.event_id), ids.slice(-50), 'recent holds the last records in log order');
   t.same(JSON.parse(log.recentJson(3)), lines.slice(-3).map((l) => JSON.parse(l)));
   t.same(recent(log, 0), []);
-  t.equal(await metricValue(metrics, 'event_log_lines_written_total'), records.length);
+  t.equal(await registryMetric(metrics, 'event_log_lines_written_total'), records.length);
   const batches = Number(/event_log_write_batch_lines_count (\d+)/.exec(await metrics.registry.getSingleMetricAsString('event_log_write_batch_lines'))![1]);
   t.ok(batches <= 50, `appends of one turn share one write (${batches} writes for 50 bursts)`);
-  t.equal(await metricValue(metrics, 'event_log_backlog'), 0);
+  t.equal(await registryMetric(metrics, 'event_log_backlog'), 0);
   await log.close();
 });
 
@@ -93,7 +95,7 @@ t.test('an unwritable path: 503-class error and not ready, then recovery once it
   const log = await EventLog.open(eventOptions(dir, { events: { logPath: join(blocker, 'events.jsonl') } }), silent, metrics);
   t.match(log.readiness(), /not writable/);
   await t.rejects(log.append(payload(1)), { code: 'event_log_unavailable', status: 503 });
-  t.ok(await metricValue(metrics, 'event_log_write_errors_total') >= 1);
+  t.ok(await registryMetric(metrics, 'event_log_write_errors_total') >= 1);
   unlinkSync(blocker);
   await waitFor(() => log.readiness() === null, 'the log to become writable');
   const record = payload(2);

@@ -7,11 +7,11 @@
 import { appendFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { JsonClient } from '../src/agent/http-client.js';
-import { waitFor } from './support/event-options.js';
 import { eventIds, inParallel, logLines } from './support/event-http.js';
+import { jsonClient, type JsonClient } from './support/json-client.js';
 import { KakaoStandin } from './support/kakao-standin.js';
 import { spawnServer, tempDir, testEnv, type ChildServer } from './support/server.js';
+import { waitFor } from './support/wait.js';
 
 interface Running { child: ChildServer; client: JsonClient; path: string }
 
@@ -23,8 +23,7 @@ async function start(t: Test, dir: string, env: Record<string, string> = {}): Pr
   t.teardown(() => { if (!exited) child.proc.kill('SIGKILL'); });
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const port = await child.listening;
-  const client = new JsonClient(`http://127.0.0.1:${port}`, 32);
-  t.teardown(() => client.close());
+  const client = jsonClient(t, `http://127.0.0.1:${port}`, 32);
   // Events are taken before the model loads, but a SIGTERM while it loads can abort the process
   // (onnxruntime, not the event side): every test here signals a fully started server.
   await waitFor(async () => (await client.get('/ready')).status === 200, 'the server to be ready');

@@ -5,43 +5,48 @@
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import t from 'tap';
+import { INFERENCE_DEVICES } from '../src/config.js';
 import { readModelMeta } from '../src/model/model-meta.js';
 import { BUNDLED_MODEL_PATH } from '../src/paths.js';
 import { startTestServer } from './support/server.js';
-import { analyzeBody, getJson, postJson, randomFrames } from './support/windows.js';
+import { metric } from './support/metrics.js';
+import { analyzeBody, randomFrames } from './support/windows.js';
 
 const meta = readModelMeta(BUNDLED_MODEL_PATH);
 const WINDOW = meta.windowSize || 16;
 const DIM = meta.featureDim;
 
 t.test('HTTP contract', async (t) => {
-  const { url } = await startTestServer(t, { BACKEND_MAX_BODY_BYTES: '200000' });
-  const analyze = (body: unknown) => postJson(`${url}/behavior/analyze`, body);
+  const { url, client, config } = await startTestServer(t, { BACKEND_MAX_BODY_BYTES: '200000' });
+  const analyze = (body: unknown) => client.post('/behavior/analyze', body);
   const good = analyzeBody(randomFrames(1, WINDOW, DIM));
 
   t.test('GET /health', async (t) => {
-    const res = await getJson(`${url}/health`);
+    const res = await client.get('/health');
     t.equal(res.status, 200);
     t.same(res.json, { status: 'ok' });
-    t.equal(res.headers.get('content-type'), 'application/json');
-    t.equal(res.headers.get('access-control-allow-origin'), '*');
+    t.equal(res.headers['content-type'], 'application/json');
+    t.equal(res.headers['access-control-allow-origin'], '*');
   });
 
   t.test('GET /ready once the workers have the model', async (t) => {
-    const res = await getJson(`${url}/ready`);
+    const res = await client.get('/ready');
     t.equal(res.status, 200);
     t.equal(res.json.status, 'ready');
-    t.same(res.json.workers, { loaded: 2, expected: 2 });
-    t.equal(res.json.device, 'cpu');
+    t.same(res.json.workers, { loaded: config.inference.workers, expected: config.inference.workers });
+    // The provider the workers loaded: what the configuration allows (auto: CUDA where it loads, else CPU).
+    const allowed = config.inference.device === 'auto' ? INFERENCE_DEVICES.filter((d) => d !== 'auto') : [config.inference.device];
+    t.ok(allowed.includes(res.json.device), `device ${res.json.device} is one of ${allowed.join(', ')}`);
+    t.equal((await client.get('/ready')).json.device, res.json.device, 'and stays the same');
     t.same(res.json.model.events, meta.events);
   });
 
   t.test('POST /echo', async (t) => {
-    const res = await postJson(`${url}/echo`, { a: 1, nested: { b: ['x', null] } });
+    const res = await client.post('/echo', { a: 1, nested: { b: ['x', null] } });
     t.equal(res.status, 200);
     t.same(res.json.echo, { a: 1, nested: { b: ['x', null] } });
     t.ok(Math.abs(res.json.ts - Date.now() / 1000) < 60, 'ts is the server time in unix seconds');
-    const notObject = await postJson(`${url}/echo`, [1, 2]);
+    const notObject = await client.post('/echo', [1, 2]);
     t.equal(notObject.status, 422);
     t.equal(notObject.json.detail[0].type, 'model_attributes_type');
     t.same(notObject.json.detail[0].loc, ['body']);
@@ -62,7 +67,7 @@ t.test('HTTP contract', async (t) => {
   });
 
   t.test('the general path and the fast path give the same answer', async (t) => {
-    const decoded = async (decoder: string) => Number(new RegExp(`analyze_bodies_decoded_total\\{decoder="${decoder}"\\} (\\d+)`).exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+    const decoded = (decoder: string) => metric(client, 'analyze_bodies_decoded_total', { decoder });
     const [fastBefore, generalBefore] = [await decoded('fast'), await decoded('general')];
     const fast = await analyze(good);
     t.equal(await decoded('fast'), fastBefore + 1, 'the agents\' body takes the fast decoder');
@@ -157,8 +162,8 @@ t.test('HTTP contract', async (t) => {
   t.test('a client that leaves mid-body does not hurt the server', async (t) => {
     await new Promise<void>((resolve) => {
       const socket = connect(Number(new URL(url).port), '127.0.0.1', () => {
-        socket.write('POST /behavior/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000\r\n\r\n{"frames": [');
-        setTimeout(() => socket.destroy(), 50);
+        // Gone as soon as the headers and the start of the body are sent.
+        socket.write('POST /behavior/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000\r\n\r\n{"frames": [', () => socket.destroy());
       });
       socket.on('close', () => resolve());
     });
@@ -166,17 +171,18 @@ t.test('HTTP contract', async (t) => {
   });
 
   t.test('404 and 405', async (t) => {
-    const nf = await getJson(`${url}/no/such/path`);
+    const nf = await client.get('/no/such/path');
     t.equal(nf.status, 404);
     t.same(nf.json, { detail: 'Not Found' });
-    const na = await getJson(`${url}/behavior/analyze`);
+    const na = await client.get('/behavior/analyze');
     t.equal(na.status, 405);
     t.same(na.json, { detail: 'Method Not Allowed' });
-    t.equal(na.headers.get('allow'), 'POST');
-    t.equal((await postJson(`${url}/health`, {})).status, 405);
+    t.equal(na.headers.allow, 'POST');
+    t.equal((await client.post('/health', {})).status, 405);
   });
 
   t.test('CORS preflight', async (t) => {
+    // Through fetch: the preflight a browser sends.
     const res = await fetch(`${url}/behavior/analyze`, {
       method: 'OPTIONS',
       headers: { origin: 'http://example.test', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
@@ -187,7 +193,7 @@ t.test('HTTP contract', async (t) => {
   });
 
   t.test('/openapi.json describes the schemas that validate', async (t) => {
-    const res = await getJson(`${url}/openapi.json`);
+    const res = await client.get('/openapi.json');
     t.equal(res.status, 200);
     t.equal(res.json.openapi, '3.1.0');
     const op = res.json.paths['/behavior/analyze'].post;
@@ -204,22 +210,22 @@ t.test('HTTP contract', async (t) => {
   });
 
   t.test('/docs serves Swagger UI from local files', async (t) => {
-    const page = await fetch(`${url}/docs`);
+    const page = await client.get('/docs');
     t.equal(page.status, 200);
-    t.match(page.headers.get('content-type'), /text\/html/);
-    const html = await page.text();
+    t.match(page.headers['content-type'], /text\/html/);
+    const html = page.text;
     t.match(html, /\/docs\/swagger-ui-bundle\.js/);
     t.notMatch(html, /https?:\/\//, 'no CDN or other outside address');
-    const bundle = await fetch(`${url}/docs/swagger-ui-bundle.js`);
+    const bundle = await client.get('/docs/swagger-ui-bundle.js');
     t.equal(bundle.status, 200);
-    t.ok((await bundle.arrayBuffer()).byteLength > 100_000);
+    t.ok(Buffer.byteLength(bundle.text) > 100_000);
   });
 
   t.test('/metrics in Prometheus text', async (t) => {
-    const res = await fetch(`${url}/metrics`);
+    const res = await client.get('/metrics');
     t.equal(res.status, 200);
-    t.match(res.headers.get('content-type'), /text\/plain/);
-    const text = await res.text();
+    t.match(res.headers['content-type'], /text\/plain/);
+    const text = res.text;
     t.match(text, /http_requests_total\{route="behavior_analyze",status="200"\} \d+/);
     t.match(text, /http_requests_total\{route="behavior_analyze",status="422"\} \d+/);
     t.match(text, /inference_batch_size_count \d+/);
@@ -227,8 +233,8 @@ t.test('HTTP contract', async (t) => {
   });
 
   t.test('still healthy after all of the above', async (t) => {
-    t.equal((await getJson(`${url}/health`)).status, 200);
-    t.equal((await getJson(`${url}/ready`)).status, 200);
+    t.equal((await client.get('/health')).status, 200);
+    t.equal((await client.get('/ready')).status, 200);
     t.equal((await analyze(good)).status, 200);
   });
 });

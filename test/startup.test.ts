@@ -8,7 +8,10 @@ import t, { type Test } from 'tap';
 import { readModelMeta } from '../src/model/model-meta.js';
 import { BUNDLED_MODEL_PATH } from '../src/paths.js';
 import { spawnServer, tempDir, testEnv } from './support/server.js';
-import { analyzeBody, postJson, randomFrames } from './support/windows.js';
+import { jsonClient } from './support/json-client.js';
+import { metricSample } from './support/metrics.js';
+import { waitFor } from './support/wait.js';
+import { analyzeBody, randomFrames } from './support/windows.js';
 
 const meta = readModelMeta(BUNDLED_MODEL_PATH);
 
@@ -61,15 +64,17 @@ t.test('device cuda: refused clearly where the CUDA provider cannot load, used w
   let exitCode: number | null | undefined;
   child.exited.then((code) => (exitCode = code));
   const port = await child.listening.catch(() => null);
-  while (exitCode === undefined && port !== null) {
-    const ready = (await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.json(), () => null)) as { status?: string; device?: string } | null;
-    if (ready?.status === 'ready') {
-      t.equal(ready.device, 'cuda', 'a host with the CUDA provider runs on it');
+  if (port !== null) {
+    // It listens before the model loads: either the workers load it on CUDA, or startup is refused.
+    const client = jsonClient(t, `http://127.0.0.1:${port}`, 2);
+    let ready: { status?: string; device?: string } | undefined;
+    await waitFor(async () => exitCode !== undefined || (ready = (await client.get('/ready').catch(() => null))?.json)?.status === 'ready', 'ready or exited');
+    if (exitCode === undefined) {
+      t.equal(ready?.device, 'cuda', 'a host with the CUDA provider runs on it');
       child.proc.kill('SIGTERM');
       t.equal(await child.exited, 0);
       return;
     }
-    await new Promise((r) => setTimeout(r, 100));
   }
   t.equal(await child.exited, 1);
   t.match(child.stderr(), /^startup refused: MODEL_CHECKPOINT_PATH: .*CUDA/im);
@@ -82,11 +87,13 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     // A long batching wait keeps the requests in flight when the signal arrives.
     const child = spawnServer(testEnv(dir, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_BATCH_MAX_WAIT_MS: '400' }), dir);
     const port = await child.listening;
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 200 && (await fetch(`${url}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+    const client = jsonClient(t, `http://127.0.0.1:${port}`, 8);
+    await waitFor(async () => (await client.get('/ready')).status === 200, 'ready');
     const body = analyzeBody(randomFrames(3, meta.windowSize || 16, meta.featureDim));
-    const inFlight = Promise.all(Array.from({ length: 4 }, () => postJson(`${url}/behavior/analyze`, body)));
-    await new Promise((r) => setTimeout(r, 150));
+    const inFlight = Promise.all(Array.from({ length: 4 }, () => client.post('/behavior/analyze', body)));
+    // Every request has reached the batcher (waiting in its queue, or in the batch that left it).
+    const taken = (text: string) => metricSample(text, 'inference_queue_depth') + metricSample(text, 'inference_queue_wait_seconds_count');
+    await waitFor(async () => taken((await client.get('/metrics')).text) === 4, 'the four requests to be taken');
     child.proc.kill(signal);
     const results = await inFlight;
     t.same(results.map((r) => r.status), [200, 200, 200, 200], 'every in-flight request is answered');

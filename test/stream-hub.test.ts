@@ -9,6 +9,7 @@ import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { StreamHub, type StreamPeer } from '../src/streams/stream-hub.js';
 import { encodeBinaryFrame } from '../src/streams/stream-messages.js';
+import { tempDir } from './support/temp-dir.js';
 
 class TestPeer implements StreamPeer {
   readonly address = "127.0.0.1";
@@ -24,7 +25,6 @@ class TestPeer implements StreamPeer {
   end(): void {}
 }
 
-
 /** A hub over a model of `events` (featureDim 2, window 2) with one stream 'cam' open at stride 1. */
 function openStream(env: Record<string, string>, events: string[], analyze: () => Promise<Float32Array>) {
   const metrics = createMetrics();
@@ -32,7 +32,8 @@ function openStream(env: Record<string, string>, events: string[], analyze: () =
     model: { events, thresholds: events.map(() => 0.5), featureDim: 2, windowSize: 2 },
     analyze,
     events: { append: async () => {} },
-    config: loadConfig(env).stream,
+    // An explicit environment and a directory without .env: the developer's own settings stay out.
+    config: loadConfig(env, tempDir()).stream,
     metrics,
     logger: createLogger('silent'),
   });

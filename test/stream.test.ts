@@ -3,23 +3,26 @@
  * log and sent to the Kakao stand-in), stream results equal /behavior/analyze, bad messages get
  * their error while the stream goes on, and the limits hold.
  */
-import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { computeFeatures, FEATURE_DIM } from '../src/features/pose-features.js';
 import { generateScene, PoseSimulator } from '../src/features/synthetic-pose.js';
 import { analyzeRequest } from '../src/inference/analysis.js';
 import { encodeBinaryFrame, keypointsJson } from '../src/streams/stream-messages.js';
+import { logLines } from './support/event-http.js';
 import { KakaoStandin } from './support/kakao-standin.js';
+import { metric } from './support/metrics.js';
 import { startTestServer } from './support/server.js';
 import { StreamClient } from './support/stream-client.js';
-import { getJson, postJson } from './support/windows.js';
+import { waitFor } from './support/wait.js';
 
 const WINDOW = 16;
+/** The analysis of frame `i` is due (window full, then every `stride` frames). */
+const due = (i: number, stride = 4) => i >= WINDOW - 1 && (i - (WINDOW - 1)) % stride === 0;
 
 t.test('a streamed fall: START then END, in the log, memo to Kakao', async (t) => {
   const kakao = await KakaoStandin.start();
   t.teardown(() => kakao.close());
-  const { url, config } = await startTestServer(t, {
+  const { url, config, client: http } = await startTestServer(t, {
     KAKAO_ACCESS_TOKEN: kakao.issueAccessToken(),
     KAKAO_API_BASE_URL: kakao.url,
     BACKEND_STREAM_START_AFTER: '2',
@@ -35,7 +38,7 @@ t.test('a streamed fall: START then END, in the log, memo to Kakao', async (t) =
   for (let i = 0; i < 14 * 30; i++) {
     client.send({ stream_id: 'hall', index: i, ts: 1_764_405_000 + i / 30, keypoints: keypointsJson(sim.next().keypoints) });
     // Pace by the answers, so that every window is analysed (no latest-wins skipping).
-    if (i >= WINDOW - 1 && (i - (WINDOW - 1)) % 4 === 0) await client.until(() => client.of('analysis').some((a) => a.index === i), `analysis of frame ${i}`);
+    if (due(i)) await client.until(() => client.of('analysis').some((a) => a.index === i), `analysis of frame ${i}`);
   }
   await client.until(() => client.of('event').filter((e) => e.payload.event === 'lying_still').length >= 2, 'lying_still START and END');
 
@@ -49,14 +52,14 @@ t.test('a streamed fall: START then END, in the log, memo to Kakao', async (t) =
   t.ok(fall.duration_sec > 0 && fall.duration_sec < 3, `the fall itself is short (${fall.duration_sec})`);
   t.equal(client.of('analysis').reduce((n, a) => n + a.dropped, 0), 0, 'no analysis dropped');
 
-  const logged = readFileSync(config.events.logPath!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const logged = logLines(config.events.logPath!).map((l) => JSON.parse(l));
   const ends = logged.filter((r) => r.event_type === 'END');
   t.same(ends.map((r) => r.data.event).sort(), ['fall', 'lying_still']);
   t.ok(ends.every((r) => r.session_id === 'cam-hall' && r.user_id === 'guard-1'), 'written with the stream\'s session and user');
-  const recent = await getJson(`${url}/event/recent?limit=10`);
+  const recent = await http.get('/event/recent?limit=10');
   t.same(recent.json.map((r: any) => r.event_id), logged.map((r) => r.event_id), 'and in the recent list');
 
-  for (let i = 0; i < 100 && kakao.deliveredMemos().length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => kakao.deliveredMemos().length >= 2, 'the memos of both ENDs');
   const memos = kakao.deliveredMemos();
   t.equal(memos.length, 2, 'one memo per END');
   t.match(memos.join('\n'), /- 최종 이벤트 : fall/);
@@ -64,7 +67,7 @@ t.test('a streamed fall: START then END, in the log, memo to Kakao', async (t) =
 });
 
 t.test('stream results equal /behavior/analyze on the same window', async (t) => {
-  const { url } = await startTestServer(t);
+  const { url, client: http } = await startTestServer(t);
   const scene = generateScene({ seed: 11, steps: [{ activity: 'walk', seconds: 2 }], frames: 24 });
   const features = computeFeatures(scene.keypoints, 24);
   const row = (i: number) => Array.from(features.subarray(i * FEATURE_DIM, (i + 1) * FEATURE_DIM));
@@ -77,9 +80,9 @@ t.test('stream results equal /behavior/analyze on the same window', async (t) =>
   for (let i = 0; i < 20; i++) client.send({ stream_id: 'keypoints', index: i, keypoints: keypointsJson(scene.keypoints.subarray(i * 132, (i + 1) * 132)) });
   await client.until(() => ['json', 'binary', 'keypoints'].every((id) => client.of('analysis', id).some((a) => a.index === 19)), 'the analyses of frame 19');
 
-  const expected = (await postJson(`${url}/behavior/analyze`, analyzeRequest(features.subarray(4 * FEATURE_DIM, 20 * FEATURE_DIM), WINDOW, FEATURE_DIM))).json;
+  const expected = (await http.post('/behavior/analyze', analyzeRequest(features.subarray(4 * FEATURE_DIM, 20 * FEATURE_DIM), WINDOW, FEATURE_DIM))).json;
   const fromKeypoints = computeFeatures(keypointWindow, WINDOW);
-  const expectedKeypoints = (await postJson(`${url}/behavior/analyze`, analyzeRequest(fromKeypoints, WINDOW, FEATURE_DIM))).json;
+  const expectedKeypoints = (await http.post('/behavior/analyze', analyzeRequest(fromKeypoints, WINDOW, FEATURE_DIM))).json;
   const check = (id: string, want: any) => {
     const got = client.of('analysis', id).find((a) => a.index === 19);
     t.equal(got.frames, WINDOW);
@@ -93,7 +96,7 @@ t.test('stream results equal /behavior/analyze on the same window', async (t) =>
 });
 
 t.test('every bad message gets its error and the stream goes on', async (t) => {
-  const { url } = await startTestServer(t);
+  const { url, client: http } = await startTestServer(t);
   const client = await StreamClient.connect(url);
   t.teardown(() => client.close());
   const good = Array.from({ length: FEATURE_DIM }, (_, i) => Math.sin(i));
@@ -143,18 +146,19 @@ t.test('every bad message gets its error and the stream goes on', async (t) => {
   for (let i = 0; i < WINDOW; i++) client.send({ stream_id: 's1', index: i, features: good });
   await client.until(() => client.of('analysis', 's1').length === 1, 'an analysis after all those errors');
   t.equal(client.closeCode, null, 'the socket stayed open');
-  const metrics = await (await fetch(`${url}/metrics`)).text();
-  t.match(metrics, /stream_message_errors_total\{reason="bad_message"\} 2[0-9]/);
+  const badMessages = client.of('error').filter((e) => e.code === 'bad_message').length;
+  t.ok(badMessages >= cases.length - 1, `every bad message answered (${badMessages})`);
+  t.equal(await metric(http, 'stream_message_errors_total', { reason: 'bad_message' }), badMessages, 'and each one counted');
 });
 
 t.test('limits: streams per socket and in total, message size, idle sockets', async (t) => {
-  const { url } = await startTestServer(t, {
+  const { url, client: http } = await startTestServer(t, {
     BACKEND_STREAM_MAX_PER_SOCKET: '2',
     BACKEND_STREAM_MAX_TOTAL: '3',
     BACKEND_WS_MAX_MESSAGE_BYTES: '8192',
     BACKEND_WS_IDLE_TIMEOUT_SEC: '8',
   });
-  const openStreams = async () => Number(/^stream_open (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
+  const openStreams = () => metric(http, 'stream_open');
 
   const a = await StreamClient.connect(url);
   const b = await StreamClient.connect(url);
@@ -168,8 +172,8 @@ t.test('limits: streams per socket and in total, message size, idle sockets', as
   t.equal(await openStreams(), 3);
 
   a.close();
-  for (let i = 0; i < 100 && (await openStreams()) !== 1; i++) await new Promise((r) => setTimeout(r, 50));
-  t.equal(await openStreams(), 1, 'a closed socket frees its streams');
+  await waitFor(async () => (await openStreams()) === 1, 'a closed socket to free its streams');
+  t.equal(b.of('opened').length, 1, 'b still has its stream');
   b.send({ type: 'open', stream_id: 'b2' });
   await b.until(() => b.of('opened').length === 2, 'b2 opens once there is room');
 
@@ -178,10 +182,18 @@ t.test('limits: streams per socket and in total, message size, idle sockets', as
   await big.until(() => big.closeCode !== null, 'the oversized message closes the socket');
   t.not(big.closeCode, 1000);
 
-  const idle = await StreamClient.connect(url);
-  await idle.until(() => idle.closeCode !== null, 'the idle socket is closed', 30_000);
-  t.pass('an idle socket is closed');
   b.close();
+  await waitFor(async () => (await openStreams()) === 0, 'b\'s streams freed');
+
+  // A socket that opens a stream and then sends nothing is closed by the server, freeing the stream.
+  const idle = await StreamClient.connect(url);
+  idle.send({ type: 'open', stream_id: 'quiet' });
+  await idle.until(() => idle.of('opened').length === 1, 'the idle socket\'s stream opened');
+  t.equal(await openStreams(), 1);
+  await idle.until(() => idle.closeCode !== null, 'the idle socket to be closed');
+  t.not(idle.closeCode, 1000, `closed by the server, not normally (${idle.closeCode})`);
+  t.same(idle.messages.map((m) => m.type), ['opened'], 'without any error first');
+  await waitFor(async () => (await openStreams()) === 0, 'the idle socket\'s stream freed');
 });
 
 t.test('closing a socket ENDs its active events', async (t) => {
@@ -190,18 +202,17 @@ t.test('closing a socket ENDs its active events', async (t) => {
   client.send({ type: 'open', stream_id: 'floor', events: true, stride: 4 });
   const sim = new PoseSimulator({ seed: 5, dropRate: 0 });
   sim.play([{ activity: 'fall', seconds: 1 }, { activity: 'lying_still', seconds: 30 }]);
+  // Paced by the answers, so that it stops soon after the first event.
   for (let i = 0; client.of('event').length === 0 && i < 30 * 30; i++) {
     client.send({ stream_id: 'floor', index: i, keypoints: keypointsJson(sim.next().keypoints) });
-    if (i % 4 === 3) await new Promise((r) => setTimeout(r, 5));
+    if (due(i)) await client.until(() => client.of('analysis').some((a) => a.index === i), `analysis of frame ${i}`);
   }
   await client.until(() => client.of('event').some((e) => e.payload.type === 'START'), 'a START');
   client.close();
-  let ends: any[] = [];
-  for (let i = 0; i < 100 && ends.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    ends = readFileSync(config.events.logPath!, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event_type === 'END');
-  }
-  t.ok(ends.length >= 1, 'an END was written');
-  t.equal(ends[0].data.state, 'stream_closed');
-  t.equal(ends[0].session_id, 'floor');
+  const logged = (type: string) => logLines(config.events.logPath!).map((l) => JSON.parse(l)).filter((r) => r.event_type === type);
+  await waitFor(() => logged('END').length > 0 && logged('END').length === logged('START').length, 'an END for every START');
+  const ends = logged('END');
+  t.same(ends.map((r) => r.data.event).sort(), logged('START').map((r) => r.data.event).sort(), 'every started event ENDed');
+  t.equal(ends.at(-1).data.state, 'stream_closed', 'the close ENDed what was still active');
+  t.ok(ends.every((r) => r.session_id === 'floor'), 'with the stream\'s id as its session');
 });

@@ -1,10 +1,10 @@
 /**
- * HTTP helpers for the event-side tests against a running server (requests go through the agent's
- * JsonClient): many posts at once, /metrics values, the log file's lines and the memo's local-time stamp.
+ * Helpers for the event-side tests against a running server: many posts at once, the log file's
+ * lines, the memo's local-time stamp and a closed port. /metrics values come from metrics.ts
+ * (re-exported here for the tests that import them from here).
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import type { JsonClient } from '../../src/agent/http-client.js';
 
 /** Runs `work` on every item with at most `concurrency` at a time; results in item order. */
 export async function inParallel<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -18,24 +18,6 @@ export async function inParallel<T, R>(items: readonly T[], concurrency: number,
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
   return results;
-}
-
-/** The value of one sample in Prometheus text, matched on its exact label set; 0 when absent. */
-export function metricSample(text: string, name: string, labels: Record<string, string> = {}): number {
-  const want = Object.entries(labels).sort().map(([k, v]) => `${k}="${v}"`).join(',');
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = (m[2] ?? '').split(/,(?=\w+=")/).filter(Boolean).sort().join(',');
-    if (got === want) return Number(m[3]);
-  }
-  return 0;
-}
-
-/** Reads one sample from the server's /metrics. */
-export async function metric(client: JsonClient, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const res = await client.get('/metrics');
-  return metricSample(res.text, name, labels);
 }
 
 /** Complete lines of the log (a last line without its newline is torn and left out); [] if there is no file. */
@@ -79,3 +61,5 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+export { metric, metricSample } from './metrics.js';

@@ -1,9 +1,11 @@
-/** Shared pieces of the event-side tests: configuration slices, a log capture, waiting for a condition, reading a counter. */
+/**
+ * Shared pieces of the event-side tests: configuration slices and a log capture. waitFor and
+ * metricValue live in wait.ts and metrics.ts; they are re-exported here for the tests that import them from here.
+ */
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import type { EventsConfig, KakaoConfig } from '../../src/config.js';
 import type { EventLogOptions } from '../../src/events/event-log.js';
-import type { Metrics } from '../../src/metrics.js';
 
 /** The event and Kakao slices with the defaults of config.ts, a log in `dir` and Kakao pointed nowhere. */
 export function eventOptions(dir: string, overrides: { events?: Partial<EventsConfig>; kakao?: Partial<KakaoConfig> } = {}): EventLogOptions {
@@ -40,20 +42,6 @@ export function captureLogger(): { logger: Logger; records: Array<Record<string,
   return { logger: pino({ level: 'debug' }, sink), records };
 }
 
-/** Polls until `check` holds; fails after `timeoutMs` (a bound for a stuck test, not a speed requirement). */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** The value of a counter (or gauge) with exactly these labels; 0 when never incremented. */
-export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  const match = values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want) && Object.keys(v.labels).length === Object.keys(labels).length);
-  return match?.value ?? 0;
-}
+export { waitFor } from './wait.js';
+/** The value of a counter (or gauge) with exactly these labels in an in-process registry; 0 when never incremented. */
+export { registryMetric as metricValue } from './metrics.js';

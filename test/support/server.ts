@@ -3,14 +3,16 @@
  * model, port 0) or as a child process running src/main.ts exactly as `npm start` would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { startServer, type RunningServer, type ServerSeams } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
+import { jsonClient, type JsonClient } from './json-client.js';
+import { tempDir } from './temp-dir.js';
+
+export { tempDir };
 
 export interface TestServer {
   url: string;
@@ -18,6 +20,8 @@ export interface TestServer {
   dir: string;
   config: Readonly<Config>;
   server: RunningServer;
+  /** A JSON client for this server (64 sockets), closed with the test. */
+  client: JsonClient;
 }
 
 /** Defaults that keep tests isolated: loopback, any port, a temp dir for files. */
@@ -39,7 +43,8 @@ export async function startTestServer(t: Test, env: Record<string, string> = {},
   const server = await startServer(config, createLogger(config.logLevel), seams);
   t.teardown(() => server.shutdown());
   await server.ready;
-  return { url: `http://127.0.0.1:${server.port}`, port: server.port, dir, config, server };
+  const url = `http://127.0.0.1:${server.port}`;
+  return { url, port: server.port, dir, config, server, client: jsonClient(t, url) };
 }
 
 export interface ChildServer {
@@ -80,16 +85,4 @@ export function spawnServer(env: Record<string, string>, cwd: string): ChildServ
   });
   listening.catch(() => {});
   return { proc, listening, exited, stdout: () => out, stderr: () => err };
-}
-
-const tempDirs: string[] = [];
-process.once('exit', () => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A temp dir for a server's files, removed when the test process exits. */
-export function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'behavior-test-'));
-  tempDirs.push(dir);
-  return dir;
 }

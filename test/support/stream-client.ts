@@ -35,7 +35,7 @@ export class StreamClient {
   }
 
   /** Resolves once `predicate` holds (checked on every message), or rejects after `timeoutMs`. */
-  async until(predicate: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  async until(predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -13,34 +13,3 @@ export function randomFrames(seed: number, frames: number, dim: number): number[
 export function analyzeBody(frames: number[][]): AnalyzeRequest {
   return analyzeRequest(Float32Array.from(frames.flat()), frames.length, frames[0]?.length ?? 0);
 }
-
-export interface JsonReply {
-  status: number;
-  json: any;
-  headers: Headers;
-}
-
-/** The reply with its body parsed as JSON (or left as text when it is not JSON). */
-async function reply(res: Response): Promise<JsonReply> {
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, headers: res.headers };
-}
-
-/** Through fetch, for tests that read the reply's headers as a browser would (Headers.get). */
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonReply> {
-  return reply(await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  }));
-}
-
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<JsonReply> {
-  return reply(await fetch(url, { headers }));
-}
