@@ -6,7 +6,6 @@
 import t, { type Test } from 'tap';
 import { startTestServer } from './support/server.js';
 import { launchBrowser } from './support/browser.js';
-import { getJson, postJson } from './support/windows.js';
 
 const HOST = 'behavior.example';
 
@@ -20,8 +19,8 @@ interface PageGlobal {
 }
 
 t.test('/docs', async (t) => {
-  const { url, port } = await startTestServer(t);
-  const openApi = (await getJson(`${url}/openapi.json`)).json;
+  const { url, port, client } = await startTestServer(t);
+  const openApi = (await client.get(`/openapi.json`)).json;
   const schemas = openApi.components.schemas;
   const example = (t: Test, name: string) => {
     const examples = schemas[name].examples;
@@ -30,7 +29,7 @@ t.test('/docs', async (t) => {
   };
 
   t.test('every request example in /openapi.json is accepted', async (t) => {
-    const analyze = await postJson(`${url}/behavior/analyze`, example(t, 'AnalyzeRequest'));
+    const analyze = await client.post(`/behavior/analyze`, example(t, 'AnalyzeRequest'));
     t.equal(analyze.status, 200, 'the analyze example is a whole window in the model\'s shape');
     t.type(analyze.json.is_anomaly, 'boolean');
 
@@ -38,12 +37,12 @@ t.test('/docs', async (t) => {
     t.equal(payload.session_id, 'docs-example', 'an event from the docs says where it came from');
     t.equal(payload.type, 'HEARTBEAT');
     t.ok(Math.abs(payload.ts - Date.now() / 1000) < 3600, 'with a time of today, not 0');
-    t.equal((await postJson(`${url}/event/payload`, payload)).status, 200);
-    t.equal((await postJson(`${url}/event/`, example(t, 'StructuredEvent'))).status, 200);
-    t.equal((await postJson(`${url}/echo`, example(t, 'EchoRequest'))).status, 200);
+    t.equal((await client.post(`/event/payload`, payload)).status, 200);
+    t.equal((await client.post(`/event/`, example(t, 'StructuredEvent'))).status, 200);
+    t.equal((await client.post(`/echo`, example(t, 'EchoRequest'))).status, 200);
     t.ok(example(t, 'SendTestRequest').text, 'the Kakao test memo has a text');
 
-    const recent = (await getJson(`${url}/event/recent?limit=2`)).json as { session_id: string; data: { ts?: number } }[];
+    const recent = (await client.get(`/event/recent?limit=2`)).json as { session_id: string; data: { ts?: number } }[];
     t.same(recent.map((r) => r.session_id), ['docs-example', 'docs-example'], 'the lines written are marked as examples');
     t.equal(recent[0]!.data.ts, payload.ts);
   });

@@ -45,10 +45,9 @@ export function compileValidator<S extends TSchema>(schema: S, root: 'body' | 'q
   const validate = (data: unknown): Validation<Static<S>> => {
     if (check(data)) return { ok: true, value: data as Static<S> };
     const view = { clipped: false };
-    listing(clipForListing(data, view));
-    const items = ajvErrorItems(listing.errors ?? [], root, view.clipped);
-    // Every problem lay past the cut: report the first one the whole input showed.
-    return { ok: false, errors: items.length ? items : firstProblem(check.errors ?? [], data, root) };
+    // The cut-down view may even be valid: every problem lay past the cut. Then report the first one the whole input showed.
+    if (listing(clipForListing(data, view))) return { ok: false, errors: firstProblem(check.errors ?? [], data, root) };
+    return { ok: false, errors: ajvErrorItems(listing.errors ?? [], root, view.clipped) };
   };
   return Object.assign(validate, { schema });
 }
