@@ -73,9 +73,7 @@ t.test('a crashed worker is replaced and its requests get 500, not silence', asy
   t.notMatch(JSON.stringify(crashed.json), /at .*\.ts:\d+/, 'no stack trace');
 
   const ready = await waitForValue(() => client.get('/ready'), (r) => r.status === 200, 'a replacement worker');
-  // Known fault: the pool forgets a dead worker by its threadId, which reads -1 once the thread has
-  // exited, so the dead worker stays counted (2 of 1 loaded) and /ready never reports the reload.
-  t.same(ready.json.workers, { loaded: 1, expected: 1 }, 'the dead worker is no longer counted', { todo: 'pool.ts: forget a dead worker by the id it was loaded under' });
+  t.same(ready.json.workers, { loaded: 1, expected: 1 }, 'the dead worker is no longer counted');
   const after = await client.post('/behavior/analyze', normal);
   t.equal(after.status, 200, 'and serves again');
 });

@@ -80,16 +80,17 @@ export class InferencePool {
     this.pool.on('workerCreate', (worker: { id: number }) => {
       if (!this.reported.has(worker.id)) this.loading.add(worker.id);
     });
-    this.pool.on('workerDestroy', (worker: { id: number }) => {
-      this.loadSettled(worker.id);
-      const hadModel = this.loadedThreads.delete(worker.id);
+    this.pool.on('workerDestroy', () => {
+      // The dead worker's own id already reads -1: find which thread went by the ones still alive.
+      const threadId = this.forgetExitedThread();
+      const hadModel = threadId !== null && this.loadedThreads.delete(threadId);
       if (this.closing) return;
-      if (!hadModel && !this.failure) {
+      if (threadId !== null && !hadModel && !this.failure) {
         // It died before it could load the model: that is a load failure, not a crash to retry forever.
         this.failure = 'an inference worker exited while loading the model';
         this.rejectReady?.(new Error(this.failure));
       }
-      logger.error({ threadId: worker.id }, 'inference worker exited; a replacement is starting');
+      logger.error({ threadId }, 'inference worker exited; a replacement is starting');
     });
     // Piscina emits 'error' for a worker that dies while idle; unhandled, it would end the process.
     this.pool.on('error', (err: Error) => logger.error({ err }, 'inference worker error'));
@@ -125,6 +126,17 @@ export class InferencePool {
       clearTimeout(timer);
     }
     await this.pool.close();
+  }
+
+  /** The thread id, loaded or loading, that no live worker has any more (null if none); its load is settled. */
+  private forgetExitedThread(): number | null {
+    const alive = new Set(this.pool.threads.map((worker) => worker.threadId));
+    for (const threadId of [...this.loadedThreads, ...this.loading]) {
+      if (alive.has(threadId)) continue;
+      this.loadSettled(threadId);
+      return threadId;
+    }
+    return null;
   }
 
   private loadSettled(threadId: number): void {
