@@ -3,6 +3,12 @@
     npx tsx models/make-dataset.ts          # writes models/.work/ (the generator is the one data source)
     python3 models/train.py [--epochs 12]   # writes models/behavior_lstm.pt, then runs the exporter
 
+The window length is the dataset's (dataset.json `window`, set by make-dataset.ts --window); the
+checkpoint's meta.win is that length. Another model trains from its own data folder to its own file:
+
+    npx tsx models/make-dataset.ts --window 60 --out models/.work/w60 ...
+    python3 models/train.py --data models/.work/w60 --out models/behavior_lstm_w60.pt --hidden 64 ...
+
 The recipe is the users' trainer's: LstmAnomalyModel(F, 128, 2 layers, bidirectional), AdamW lr 2e-3
 (here with a cosine decay), batch 64, BCE with pos_weight = clamp(neg/pos, 1, 100), positives drawn 4x
 as often, the epoch with the lowest validation loss kept, per-event thresholds at the best validation F1. Seeded and single-threaded,
@@ -28,8 +34,7 @@ from lstm_model import LstmAnomalyModel  # noqa: E402
 
 STD_FLOOR = 1e-3  # a feature that barely varies in training must not blow up at inference
 DEFAULT_OUT = os.path.join(HERE, "behavior_lstm.pt")
-README_START = "<!-- metrics:start -->"
-README_END = "<!-- metrics:end -->"
+DEFAULT_NAME = "behavior_lstm"
 
 
 def load_split(data_dir: str, split: str, meta: dict):
@@ -68,17 +73,25 @@ def predict(model: nn.Module, x: torch.Tensor, batch: int = 512) -> np.ndarray:
         return torch.cat([torch.sigmoid(model(x[i:i + batch])) for i in range(0, len(x), batch)]).numpy()
 
 
-def update_readme(table: str) -> None:
+def readme_markers(name: str) -> tuple:
+    """The bundled model's table sits between <!-- metrics:start/end -->, another model's between <!-- metrics:NAME:start/end -->."""
+    tag = "metrics" if name == DEFAULT_NAME else f"metrics:{name}"
+    return f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
+
+
+def update_readme(table: str, name: str) -> None:
+    """Replace the model's table in models/README.md; a model without markers there is left out."""
     path = os.path.join(HERE, "README.md")
     if not os.path.isfile(path):
         return
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    if README_START not in text:
+    start, end = readme_markers(name)
+    if start not in text:
         return
-    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(pattern.sub(lambda _: f"{README_START}\n{table}\n{README_END}", text))
+        f.write(pattern.sub(lambda _: f"{start}\n{table}\n{end}", text))
 
 
 def main() -> None:
@@ -91,6 +104,8 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--pos-boost", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("TRAIN_THREADS", "1")),
+                    help="torch CPU threads (default 1, or $TRAIN_THREADS); 1 keeps runs reproducible")
     ap.add_argument("--no-export", action="store_true")
     args = ap.parse_args()
 
@@ -103,7 +118,7 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    torch.set_num_threads(1)  # one thread: deterministic, and the fastest for this size on a small CPU
+    torch.set_num_threads(max(1, args.threads))  # one thread: deterministic, and the fastest for this size on a small CPU
     torch.use_deterministic_algorithms(True)
 
     x_tr, y_tr = load_split(args.data, "train", data_meta)
@@ -119,6 +134,7 @@ def main() -> None:
 
     xt, xv, xe = normalise(x_tr), normalise(x_va), normalise(x_te)
     yt, yv = torch.from_numpy(y_tr), torch.from_numpy(y_va)
+    print(f"window {xt.shape[1]}  features {xt.shape[2]}  hidden {args.hidden}  threads {torch.get_num_threads()}")
     print(f"train {xt.shape[0]}  val {xv.shape[0]}  test {xe.shape[0]}  positives(train) {dict(zip(events, y_tr.sum(0).astype(int).tolist()))}")
 
     model = LstmAnomalyModel(xt.shape[2], hidden_dim=args.hidden, num_out=len(events))
@@ -178,9 +194,9 @@ def main() -> None:
         thr = f"{thresholds[events.index(name)]:.3f}" if name in events else "any"
         lines.append(f"| {name} | {thr} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['positives']} / {r['windows']} |")
     table = "\n".join(lines)
-    print(f"saved {args.out} (epoch {best_epoch}, valid loss {best_loss:.4f}); test split:\n{table}")
-    if os.path.abspath(args.out) == DEFAULT_OUT:  # only the bundled model's numbers belong in the README
-        update_readme(table)
+    print(f"saved {args.out} (epoch {best_epoch}, valid loss {best_loss:.4f}, {time.time() - started:.0f}s of training); test split:\n{table}")
+    if os.path.dirname(os.path.abspath(args.out)) == HERE:  # only the bundled models' numbers belong in the README
+        update_readme(table, os.path.splitext(os.path.basename(args.out))[0])
     if not args.no_export:
         onnx = os.path.splitext(args.out)[0] + ".onnx"
         subprocess.run([sys.executable, os.path.join(HERE, "export_onnx.py"), args.out, onnx], check=True)
