@@ -30,6 +30,8 @@ export class Exchange {
   /** The Idempotency-Key header ('' when absent); read here because the request is gone once the body arrives. */
   readonly idempotencyKey: string;
   readonly allowOrigin: string | null;
+  /** A HEAD request: answered with the headers only, so the next answer on the connection stays intact. */
+  readonly headOnly: boolean;
   aborted = false;
   answered = false;
   private onAbort: (() => void) | null = null;
@@ -45,6 +47,7 @@ export class Exchange {
     needsOrigin: boolean,
   ) {
     this.query = req.getQuery() ?? '';
+    this.headOnly = req.getMethod() === 'head';
     const length = req.getHeader('content-length');
     this.contentLength = length ? Number(length) : -1;
     this.authorization = req.getHeader('authorization');
@@ -113,7 +116,7 @@ export class Exchange {
     this.answered = true;
     // A large body is written as the socket drains, after this callback returns.
     if (body.length >= LARGE_BODY_BYTES / 4) this.watchAbort();
-    writeResponse(this.res, status, contentType, body, this.allowOrigin, headers, closeConnection);
+    writeResponse(this.res, status, contentType, body, this.allowOrigin, headers, closeConnection, this.headOnly);
     return true;
   }
 }

@@ -51,6 +51,7 @@ export function writeResponse(
   allowOrigin: string | null,
   headers?: Readonly<Record<string, string>>,
   closeConnection = false,
+  headOnly = false,
 ): void {
   const large = body.length >= LARGE_BODY_BYTES / 4 ? (typeof body === 'string' ? Buffer.from(body) : body) : null;
   res.cork(() => {
@@ -61,7 +62,11 @@ export function writeResponse(
       if (allowOrigin !== '*') res.writeHeader('Vary', 'Origin');
     }
     if (headers) for (const key in headers) res.writeHeader(key, headers[key]!);
-    if (large && large.length >= LARGE_BODY_BYTES) writeAsDrained(res, large);
+    if (headOnly) {
+      // This build's endWithoutBody(length) leaves the response open: the length goes in as a header.
+      res.writeHeader('Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
+      res.endWithoutBody();
+    } else if (large && large.length >= LARGE_BODY_BYTES) writeAsDrained(res, large);
     else res.end(body, closeConnection);
   });
 }

@@ -119,7 +119,8 @@ export class HttpServer {
       this.app.any(path, (res, req) => {
         if (this.refusedFraming(res, req)) return;
         const method = req.getMethod();
-        const route = methods.get(method);
+        // HEAD is GET without the body (Exchange sends only the headers).
+        const route = methods.get(method) ?? (method === 'head' ? methods.get('get') : undefined);
         if (route) return this.dispatch(route, cors, res, req, path);
         if (method === 'options') return this.preflight(res, req, [...methods.keys()], cors);
         this.answerStatic(res, req, 405, METHOD_NOT_ALLOWED, 'method_not_allowed', { Allow: [...methods.keys()].map((m) => m.toUpperCase()).join(', ') }, cors);
