@@ -3,10 +3,10 @@
  * owns the shutdown order. main.ts adds the process concerns (signals, exit codes).
  */
 import type { Config } from './config.js';
-import type { Logger } from './log.js';
+import type { Logger } from './shared/log.js';
 import { createMetrics } from './metrics.js';
 import { EventLog } from './events/event-log.js';
-import { readModelMeta } from './model/model-meta.js';
+import { readModelMeta } from './shared/model-meta.js';
 import { MicroBatcher } from './inference/batcher.js';
 import { createAnalyzeBodyParser } from './inference/analyze-body.js';
 import { InferencePool } from './inference/pool.js';

@@ -11,8 +11,12 @@ import { resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import dotenv from 'dotenv';
-import { modelPathProblem } from './model/model-meta.js';
-import { BUNDLED_MODEL_PATH } from './paths.js';
+import { modelPathProblem } from './shared/model-meta.js';
+import { BUNDLED_MODEL_PATH } from './shared/paths.js';
+import { DEFAULT_EVENT_LOG, DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW, DEFAULT_STREAMS_PER_SOCKET } from './shared/defaults.js';
+import { INFERENCE_DEVICES, type InferenceDevice } from './contracts/inference.js';
+import { FSYNC_POLICIES, type EventsConfig, type KakaoConfig } from './contracts/writer.js';
+
 
 const Str = (def: string, description: string) => Type.String({ default: def, description });
 const OptStr = (description: string) => Type.String({ default: '', description });
@@ -24,12 +28,8 @@ const Enum = <T extends string>(values: readonly T[], def: T, description: strin
   Type.Unsafe<T>({ type: 'string', enum: [...values], default: def, description });
 const Bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
 
-/** Frames per stream window when neither the model nor BACKEND_STREAM_WINDOW fixes one. */
-export const DEFAULT_STREAM_WINDOW = 16;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export const INFERENCE_DEVICES = ['auto', 'cpu', 'cuda'] as const;
-export const FSYNC_POLICIES = ['batch', 'interval', 'never'] as const;
 export const ACCESS_LOG_MODES = ['off', 'errors', 'all'] as const;
 export type AccessLogMode = (typeof ACCESS_LOG_MODES)[number];
 
@@ -56,7 +56,7 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_ADMIN_TOKEN: OptStr('when set, the Kakao debug endpoints need Authorization: Bearer <this>'),
   BACKEND_REUSE_PORT: Bool(false, 'share BACKEND_PORT with other processes that also set it (SO_REUSEPORT); false = refuse to start on a port in use'),
   // event log
-  BACKEND_EVENT_LOG_JSONL: Str('events_log.jsonl', 'event log path; empty = keep no file'),
+  BACKEND_EVENT_LOG_JSONL: Str(DEFAULT_EVENT_LOG, 'event log path; empty = keep no file'),
   BACKEND_EVENT_KEEP_RECENT: Int(200, 0, 1_000_000, 'recent events kept in memory (and refilled from the log at start)'),
   BACKEND_EVENT_FSYNC: Enum(FSYNC_POLICIES, 'batch', 'batch = fsync every group commit; interval = every BACKEND_EVENT_FSYNC_INTERVAL_MS; never = leave it to the OS'),
   BACKEND_EVENT_FSYNC_INTERVAL_MS: Int(1000, 1, 3_600_000, 'fsync period for BACKEND_EVENT_FSYNC=interval'),
@@ -80,14 +80,14 @@ export const ENV_SCHEMA = Type.Object({
   // WebSocket streams
   BACKEND_STREAM_WINDOW: Int(0, 0, 10_000, 'frames per analysis window for streams whose model has no fixed window; 0 = 16'),
   BACKEND_STREAM_STRIDE: Int(4, 1, 10_000, 'default frames between two analyses of a stream'),
-  BACKEND_STREAM_MAX_PER_SOCKET: Int(16, 1, 10_000, 'most streams one WebSocket may open'),
+  BACKEND_STREAM_MAX_PER_SOCKET: Int(DEFAULT_STREAMS_PER_SOCKET, 1, 10_000, 'most streams one WebSocket may open'),
   BACKEND_STREAM_MAX_TOTAL: Int(1024, 1, 1_000_000, 'most streams open on the server'),
   BACKEND_STREAM_MAX_PER_CLIENT: Int(256, 1, 1_000_000, 'most streams open from one client address (all its sockets together)'),
   BACKEND_WS_MAX_MESSAGE_BYTES: Int(65_536, 1024, 16_777_216, 'largest WebSocket message; larger closes the socket'),
   BACKEND_WS_IDLE_TIMEOUT_SEC: Int(60, 0, 3600, 'close a WebSocket silent this long: 0 = never, else at least 8'),
   BACKEND_WS_MAX_BACKPRESSURE_BYTES: Int(1_048_576, 1024, 1_073_741_824, 'unsent bytes on a socket over which analyses are dropped'),
-  BACKEND_STREAM_START_AFTER: Int(3, 1, 1000, 'consecutive analyses at/over threshold before a server-side START'),
-  BACKEND_STREAM_END_AFTER: Int(3, 1, 1000, 'consecutive analyses under threshold before a server-side END'),
+  BACKEND_STREAM_START_AFTER: Int(DEFAULT_STREAM_START_AFTER, 1, 1000, 'consecutive analyses at/over threshold before a server-side START'),
+  BACKEND_STREAM_END_AFTER: Int(DEFAULT_STREAM_END_AFTER, 1, 1000, 'consecutive analyses under threshold before a server-side END'),
   BACKEND_STREAM_PROBS_EVERY: Int(0, 0, 1_000_000, 'write a PROBS event every N analyses of a stream with events on; 0 = never'),
 });
 
@@ -107,7 +107,7 @@ export interface ModelConfig {
 }
 
 export interface InferenceConfig {
-  device: (typeof INFERENCE_DEVICES)[number];
+  device: InferenceDevice;
   workers: number;
   intraOpThreads: number;
   maxBatch: number;
@@ -128,36 +128,12 @@ export interface HttpConfig {
   reusePort: boolean;
 }
 
-export interface EventsConfig {
-  /** Absolute path, or null to keep no file. */
-  logPath: string | null;
-  keepRecent: number;
-  fsync: (typeof FSYNC_POLICIES)[number];
-  fsyncIntervalMs: number;
-  backlogMax: number;
-  /** Largest record line in bytes; EventLog refuses larger ones (413). */
-  maxEventBytes: number;
-}
 
 export interface IdempotencyConfig {
   windowSec: number;
   maxKeys: number;
 }
 
-export interface KakaoConfig {
-  accessToken: string | null;
-  restApiKey: string | null;
-  refreshToken: string | null;
-  clientSecret: string | null;
-  tokenFile: string;
-  apiBaseUrl: string;
-  authBaseUrl: string;
-  timeoutMs: number;
-  cooldownSec: number;
-  maxAgeSec: number;
-  linkUrl: string | null;
-  buttonTitle: string;
-}
 
 export interface StreamConfig {
   defaultWindow: number;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import dotenv from 'dotenv';
 import { ConfigError, ENV_SCHEMA, loadConfig } from '../src/config.js';
-import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/paths.js';
+import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/shared/paths.js';
 import { tempDir } from './support/temp-dir.js';
 
 /** A directory without .env (removed when the tests end). */

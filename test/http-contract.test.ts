@@ -5,9 +5,9 @@
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import t from 'tap';
-import { INFERENCE_DEVICES } from '../src/config.js';
-import { readModelMeta } from '../src/model/model-meta.js';
-import { BUNDLED_MODEL_PATH } from '../src/paths.js';
+import { INFERENCE_DEVICES } from '../src/contracts/inference.js';
+import { readModelMeta } from '../src/shared/model-meta.js';
+import { BUNDLED_MODEL_PATH } from '../src/shared/paths.js';
 import { startTestServer } from './support/server.js';
 import { metric } from './support/metrics.js';
 import { analyzeBody, randomFrames } from './support/windows.js';

@@ -1,6 +1,6 @@
 /** The memo's text and Kakao's 200-character cut, without sending anything (the sent memo: kakao-http.test.ts). */
 import t from 'tap';
-import { pythonFixed } from '../src/events/python-format.js';
+import { pythonFixed } from '../src/shared/python-format.js';
 import { cutMemo, memoText } from '../workers/writer/memo.js';
 
 const at = new Date(2026, 10, 29, 17, 35, 47).getTime();

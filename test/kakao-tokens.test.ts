@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import type { KakaoConfig } from '../src/config.js';
+import type { KakaoConfig } from '../src/contracts/writer.js';
 import type { KakaoReply } from '../workers/writer/kakao-client.js';
 import { sha256 } from '../workers/writer/kakao-token-file.js';
 import { KakaoTokens } from '../workers/writer/kakao-tokens.js';

@@ -5,10 +5,10 @@
  */
 import t from 'tap';
 import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/shared/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { StreamHub, type StreamPeer } from '../src/streams/stream-hub.js';
-import { encodeBinaryFrame } from '../src/streams/stream-messages.js';
+import { encodeBinaryFrame } from '../src/shared/stream-frame-encoding.js';
 import { tempDir } from './support/temp-dir.js';
 
 class TestPeer implements StreamPeer {

@@ -6,8 +6,8 @@
 import t from 'tap';
 import { computeFeatures, FEATURE_DIM } from '../src/features/pose-features.js';
 import { generateScene, PoseSimulator } from '../src/features/synthetic-pose.js';
-import { analyzeRequest } from '../src/inference/analysis.js';
-import { encodeBinaryFrame, keypointsJson } from '../src/streams/stream-messages.js';
+import { analyzeRequest } from '../src/shared/analysis-json.js';
+import { encodeBinaryFrame, keypointsJson } from '../src/shared/stream-frame-encoding.js';
 import { logLines } from './support/event-http.js';
 import { KakaoStandin } from './support/kakao-standin.js';
 import { metric } from './support/metrics.js';

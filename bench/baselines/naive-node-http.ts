@@ -7,16 +7,29 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
-import { analysisResult, packWindow } from '../../src/inference/analysis.js';
+import * as ort from 'onnxruntime-node';
 import type { AnalyzeRequest } from '../../src/contracts/api.js';
-import { openOnnxModel } from '../../workers/inference/onnx-model.js';
+import { analysisResult } from '../../src/shared/analysis-json.js';
+import { readModelMeta } from '../../src/shared/model-meta.js';
 
 const [modelPath, threadsArg] = process.argv.slice(2);
 if (!modelPath) throw new Error('usage: naive-node-http.ts <model.onnx> [threads]');
+const meta = readModelMeta(modelPath);
 // onnxruntime's own default is one intra-op thread per core, which is what a port would get
-const model = await openOnnxModel(modelPath, { device: 'cpu', intraOpThreads: Number(threadsArg ?? availableParallelism()) });
-const shape = { featureDim: model.meta.featureDim, windowSize: model.meta.windowSize };
-const outputs = { events: model.meta.events, thresholds: model.meta.thresholds };
+const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], intraOpNumThreads: Number(threadsArg ?? availableParallelism()) });
+const outputs = { events: meta.events, thresholds: meta.thresholds };
+
+/** What a port would write: the request's numbers copied into one Float32Array, no checks beyond the shape. */
+async function score(request: AnalyzeRequest): Promise<Float32Array> {
+  const frames = request.frames.length;
+  const data = new Float32Array(frames * meta.featureDim);
+  request.frames.forEach((frame, f) => {
+    if (frame.features.length !== meta.featureDim) throw new Error(`expected feature dimension ${meta.featureDim}, got ${frame.features.length} (frame ${f})`);
+    data.set(frame.features, f * meta.featureDim);
+  });
+  const result = await session.run({ [meta.inputName]: new ort.Tensor('float32', data, [1, frames, meta.featureDim]) });
+  return result[meta.outputName]!.data as Float32Array;
+}
 
 function reply(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
@@ -29,8 +42,7 @@ const server = createServer((req, res) => {
   req.on('data', (chunk: Buffer) => parts.push(chunk));
   req.on('end', async () => {
     try {
-      const window = packWindow(JSON.parse(Buffer.concat(parts).toString('utf8')) as AnalyzeRequest, shape);
-      const scores = await model.run(window.data, 1, window.frames);
+      const scores = await score(JSON.parse(Buffer.concat(parts).toString('utf8')) as AnalyzeRequest);
       reply(res, 200, JSON.stringify(analysisResult(scores, outputs)));
     } catch (err) {
       reply(res, 422, JSON.stringify({ detail: (err as Error).message }));
@@ -47,5 +59,5 @@ server.listen(0, '127.0.0.1', () => {
 process.once('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
-  void model.release().finally(() => process.exit(0));
+  void session.release().finally(() => process.exit(0));
 });

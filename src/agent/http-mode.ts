@@ -4,22 +4,18 @@
  * hysteresis on the answers and posts the events (plus a HEARTBEAT every few seconds) to
  * /event/payload, as the seed's agents did.
  */
-import { DEFAULT_STREAM_WINDOW, ENV_SCHEMA } from '../config.js';
-import type { AnalyzeResponse } from '../contracts/api.js';
-import type { EventPayloadInput } from '../events/records.js';
+import { DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW } from '../shared/defaults.js';
+import type { AnalyzeResponse, EventPayloadInput } from '../contracts/api.js';
 import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
-import { analyzeRequest } from '../inference/analysis.js';
-import { AnalysisSchedule } from '../streams/analysis-schedule.js';
-import { EventDetector, type AnalysisPoint } from '../streams/event-detector.js';
-import { FrameRing } from '../streams/frame-ring.js';
+import { analyzeRequest } from '../shared/analysis-json.js';
+import { AnalysisSchedule } from '../shared/analysis-schedule.js';
+import { EventDetector, type AnalysisPoint } from '../shared/event-detector.js';
+import { FrameRing } from '../shared/frame-ring.js';
 import type { CameraFrame } from './camera.js';
 import { topEvent, type CameraStats } from './camera-stats.js';
 import { describeFailure } from './http-client.js';
 import { eventLine, waitUntil, type AgentContext, type ModeRunner } from './mode.js';
 
-/** The server's stream defaults, so both modes raise the same events. */
-const START_AFTER: number = ENV_SCHEMA.properties.BACKEND_STREAM_START_AFTER.default;
-const END_AFTER: number = ENV_SCHEMA.properties.BACKEND_STREAM_END_AFTER.default;
 const HEARTBEAT_EVERY_MS = 5000;
 
 class HttpCamera {
@@ -82,7 +78,8 @@ class HttpCamera {
   }
 
   private detect(result: AnalyzeResponse, newest: Omit<AnalysisPoint, 'scores'>): void {
-    this.detector ??= new EventDetector({ events: result.events, thresholds: result.thresholds, startAfter: START_AFTER, endAfter: END_AFTER, probsEvery: 0 });
+    // The server's stream defaults, so both modes raise the same events.
+    this.detector ??= new EventDetector({ events: result.events, thresholds: result.thresholds, startAfter: DEFAULT_STREAM_START_AFTER, endAfter: DEFAULT_STREAM_END_AFTER, probsEvery: 0 });
     for (const payload of this.detector.update({ scores: result.scores, ...newest })) this.post(payload);
     const now = performance.now();
     if (now - this.lastHeartbeat < HEARTBEAT_EVERY_MS) return;

@@ -4,14 +4,12 @@
  * them back; the agent only counts and shows them.
  */
 import WebSocket from 'ws';
-import { ENV_SCHEMA } from '../config.js';
+import { DEFAULT_STREAMS_PER_SOCKET } from '../shared/defaults.js';
 import type { CameraFrame } from './camera.js';
 import { streamUrl } from './options.js';
 import { waitUntil, type AgentContext, type ModeRunner } from './mode.js';
 import { CONNECT_TIMEOUT_MS, WsCameraStream, type ServerMessage } from './ws-camera-stream.js';
 
-/** Cameras per shared socket: the server's default BACKEND_STREAM_MAX_PER_SOCKET. */
-const STREAMS_PER_SHARED_SOCKET: number = ENV_SCHEMA.properties.BACKEND_STREAM_MAX_PER_SOCKET.default;
 /** Past this many unsent bytes on a socket, frames are skipped rather than buffered. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
@@ -91,7 +89,8 @@ export class WsMode implements ModeRunner {
 
   constructor(private readonly context: AgentContext) {
     const { cameras, sockets, url } = context.options;
-    const perSocket = sockets === 'shared' ? STREAMS_PER_SHARED_SOCKET : 1;
+    // A shared socket carries as many cameras as the server's default BACKEND_STREAM_MAX_PER_SOCKET allows.
+    const perSocket = sockets === 'shared' ? DEFAULT_STREAMS_PER_SOCKET : 1;
     for (let first = 0; first < cameras; first += perSocket) {
       const group = Array.from({ length: Math.min(perSocket, cameras - first) }, (_, i) => first + i);
       const socket = new StreamSocket(streamUrl(url), context, group);

@@ -4,13 +4,14 @@
  * file is BACKEND_EVENT_LOG_JSONL; a file that does not exist is an error (exit 1). Text from the log
  * is printed with control characters escaped, so a log line cannot drive the terminal.
  */
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
-import { readLogTail } from '../events/log-tail.js';
-import { parseJsonObject } from '../json.js';
-import { pythonFixed } from '../events/python-format.js';
-import { pythonJson, pythonObject } from '../events/records.js';
+import dotenv from 'dotenv';
+import { DEFAULT_EVENT_LOG } from '../shared/defaults.js';
+import { readLogTail } from '../shared/log-tail.js';
+import { parseJsonObject } from '../shared/parse-json-object.js';
+import { pythonFixed, pythonJson, pythonObject } from '../shared/python-format.js';
 
 const USAGE = 'usage: npm run events -- [--limit N] [--file path]   (default: the last 50 events of BACKEND_EVENT_LOG_JSONL)';
 const HEADERS = ['#', 'Time', 'Type', 'Session', 'Event', 'Prob', 'Duration', 'Detail'] as const;
@@ -67,16 +68,18 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * The server's log path as the server would find it: BACKEND_EVENT_LOG_JSONL from the environment,
+ * else from ./.env, else the default (without loading, or being stopped by, the rest of the configuration).
+ */
 function defaultPath(): string | null {
-  try {
-    const path = loadConfig().events.logPath;
-    if (path === null) console.error('BACKEND_EVENT_LOG_JSONL is empty: the server keeps no event log. Pass --file.');
-    return path;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`configuration: ${err.message}. Pass --file to read a log directly.`);
+  const fromDotenv = existsSync('.env') ? dotenv.parse(readFileSync('.env')).BACKEND_EVENT_LOG_JSONL : undefined;
+  const path = process.env.BACKEND_EVENT_LOG_JSONL ?? fromDotenv ?? DEFAULT_EVENT_LOG;
+  if (path === '') {
+    console.error('BACKEND_EVENT_LOG_JSONL is empty: the server keeps no event log. Pass --file.');
     return null;
   }
+  return resolve(path);
 }
 
 /** Why `path` cannot be read as a log (one line, for stderr), or null. */

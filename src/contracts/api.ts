@@ -86,6 +86,24 @@ export type AnalyzeResponse = Static<typeof AnalyzeResponse>;
 
 // ---- events --------------------------------------------------------------------------------
 
+/** The validated `/event/payload` body (API.md, Events), as the server and the agents build it. */
+export interface EventPayloadInput {
+  type: string;
+  ts?: number | null;
+  frame_idx?: number | null;
+  event?: string | null;
+  prob?: number | null;
+  duration_sec?: number | null;
+  state?: string | null;
+  top_event?: string | null;
+  top_prob?: number | null;
+  /** A map name → number, or (the seed's realtime client) a list aligned with `events`. */
+  probs?: Record<string, number> | number[] | null;
+  events?: string[] | null;
+  session_id?: string | null;
+  user_id?: string | null;
+}
+
 /** Unix seconds when the server started (to 0.1 s): the "Try it out" examples write a plausible
  * time, and a session named so that lines written from the docs are easy to tell apart. */
 const EXAMPLE_TS = Math.round(Date.now() / 100) / 10;

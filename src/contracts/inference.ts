@@ -2,9 +2,10 @@
  * Messages between the main thread and the inference workers. Plain data only: features travel
  * as one transferred Float32Array per batch; errors as {code, message}.
  */
-import type { ErrorData } from '../errors.js';
+import type { ErrorData } from './errors.js';
 
-export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
+export const INFERENCE_DEVICES = ['auto', 'cpu', 'cuda'] as const;
+export type InferenceDevice = (typeof INFERENCE_DEVICES)[number];
 
 /** workerData of every inference worker. */
 export interface InferenceWorkerInit {

@@ -2,8 +2,38 @@
  * Messages between the main thread's writer client and the writer thread. Plain data only: they
  * cross a MessagePort by structured clone.
  */
-import type { EventsConfig, KakaoConfig } from '../config.js';
-import type { ErrorData } from '../errors.js';
+import type { ErrorData } from './errors.js';
+
+export const FSYNC_POLICIES = ['batch', 'interval', 'never'] as const;
+export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
+
+/** The event log's settings (BACKEND_EVENT_*), as the writer thread gets them. */
+export interface EventsConfig {
+  /** Absolute path, or null to keep no file. */
+  logPath: string | null;
+  keepRecent: number;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  backlogMax: number;
+  /** Largest record line in bytes; EventLog refuses larger ones (413). */
+  maxEventBytes: number;
+}
+
+/** The Kakao settings (KAKAO_*, ALERT_*), as the writer thread gets them. Holds secrets. */
+export interface KakaoConfig {
+  accessToken: string | null;
+  restApiKey: string | null;
+  refreshToken: string | null;
+  clientSecret: string | null;
+  tokenFile: string;
+  apiBaseUrl: string;
+  authBaseUrl: string;
+  timeoutMs: number;
+  cooldownSec: number;
+  maxAgeSec: number;
+  linkUrl: string | null;
+  buttonTitle: string;
+}
 
 /** The writer thread's workerData. Holds Kakao secrets: never log it whole. */
 export interface WriterInit {

@@ -4,8 +4,9 @@
  * json.dumps(record, ensure_ascii=False).
  */
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../errors.js';
-import { pythonFloat } from './python-format.js';
+import type { EventPayloadInput } from '../contracts/api.js';
+import { AppError } from '../shared/errors.js';
+import { pythonJson, pythonObject } from '../shared/python-format.js';
 
 export interface EventRecord {
   timestamp: string;
@@ -15,24 +16,6 @@ export interface EventRecord {
   /** The payload's fields (all of them, nulls included); null when a structured event has none, as the seed kept it. */
   data: Record<string, unknown> | null;
   event_id: string;
-}
-
-/** The validated `/event/payload` body (API.md, Events). */
-export interface EventPayloadInput {
-  type: string;
-  ts?: number | null;
-  frame_idx?: number | null;
-  event?: string | null;
-  prob?: number | null;
-  duration_sec?: number | null;
-  state?: string | null;
-  top_event?: string | null;
-  top_prob?: number | null;
-  /** A map name → number, or (the seed's realtime client) a list aligned with `events`. */
-  probs?: Record<string, number> | number[] | null;
-  events?: string[] | null;
-  session_id?: string | null;
-  user_id?: string | null;
 }
 
 /** The validated `event` object of `POST /event/`. */
@@ -105,33 +88,6 @@ export function serializeRecord(record: EventRecord): string {
   return `{"timestamp": ${JSON.stringify(record.timestamp)}, "event_type": ${JSON.stringify(record.event_type)}, ` +
     `"session_id": ${pythonJson(record.session_id)}, "user_id": ${pythonJson(record.user_id)}, ` +
     `"data": ${data === null ? 'null' : pythonObject(data, floatFields)}, "event_id": ${JSON.stringify(record.event_id)}}`;
-}
-
-/**
- * A value as Python's json.dumps(ensure_ascii=False) writes it; `asFloat` prints numbers as floats.
- * An integral number prints as an int: JSON.parse cannot tell 5 from 5.0.
- */
-export function pythonJson(value: unknown, asFloat = false, separator = ', ', colon = ': '): string {
-  if (value === null || value === undefined) return 'null';
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'number':
-      return !asFloat && Number.isInteger(value) && Math.abs(value) < 1e16 ? String(value) : pythonFloat(value);
-    case 'object':
-      if (Array.isArray(value)) return `[${value.map((v) => pythonJson(v, asFloat, separator, colon)).join(separator)}]`;
-      return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}${colon}${pythonJson(v, asFloat, separator, colon)}`).join(separator)}}`;
-    default:
-      return JSON.stringify(String(value));
-  }
-}
-
-/** An object as pythonJson writes it, with the keys in `floatFields` printed as floats. */
-export function pythonObject(data: Record<string, unknown>, floatFields: ReadonlySet<string> | null, separator = ', ', colon = ': '): string {
-  const parts = Object.entries(data).map(([k, v]) => `${JSON.stringify(k)}${colon}${pythonJson(v, floatFields?.has(k) ?? false, separator, colon)}`);
-  return `{${parts.join(separator)}}`;
 }
 
 function probsMap(probs: EventPayloadInput['probs'], events: EventPayloadInput['events']): Record<string, number> | null {

@@ -2,8 +2,8 @@
  * The analysis contract shared by /behavior/analyze and the WebSocket streams: checking a
  * window against the model and turning its scores into the seed's response fields.
  */
-import { AppError } from '../errors.js';
-import type { AnalyzeRequest, AnalyzeResponse } from '../contracts/api.js';
+import { AppError } from '../shared/errors.js';
+import type { AnalyzeRequest } from '../contracts/api.js';
 
 export interface WindowShape {
   featureDim: number;
@@ -55,41 +55,4 @@ export function packWindow(request: AnalyzeRequest, shape: WindowShape): PackedW
     }
   }
   return new PackedWindow(frames.length, data);
-}
-
-/**
- * The /behavior/analyze body for `frames` × `featureDim` features, as agents send it (packWindow's
- * inverse): frame f carries `indexes[f]`, or f when no indexes are given.
- */
-export function analyzeRequest(features: Float32Array, frames: number, featureDim: number, indexes?: ArrayLike<number | null>): AnalyzeRequest {
-  return {
-    frames: Array.from({ length: frames }, (_, f) => ({
-      index: indexes ? indexes[f]! : f,
-      features: Array.from(features.subarray(f * featureDim, (f + 1) * featureDim)),
-    })),
-  };
-}
-
-export interface ModelOutputs {
-  events: readonly string[];
-  thresholds: readonly number[];
-}
-
-/** The seed's semantics: any score at/over its threshold is an anomaly; anomaly_score = max. */
-export function analysisResult(scores: Float32Array, model: ModelOutputs): AnalyzeResponse {
-  const list = Array.from(scores);
-  let max = 0;
-  let anomaly = false;
-  for (let i = 0; i < list.length; i++) {
-    if (list[i]! > max) max = list[i]!;
-    if (list[i]! >= model.thresholds[i]!) anomaly = true;
-  }
-  return {
-    is_anomaly: anomaly,
-    normal_score: 1 - max,
-    anomaly_score: max,
-    events: model.events as string[],
-    scores: list,
-    thresholds: model.thresholds as number[],
-  };
 }

@@ -3,7 +3,7 @@
  * of up to `maxBatch`, one batch per free runner slot. A lone window waits at most `maxWaitMs`
  * for company; a full batch leaves at once. Knows nothing of threads: it calls `run(batch)`.
  */
-import { AppError } from '../errors.js';
+import { AppError } from '../shared/errors.js';
 import type { BatchTask } from '../contracts/inference.js';
 
 export interface BatcherOptions {

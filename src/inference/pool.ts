@@ -5,11 +5,11 @@
  * Piscina replace a dead worker.
  */
 import { Piscina } from 'piscina';
-import { AppError } from '../errors.js';
+import { AppError } from '../shared/errors.js';
 import type { BatchOutcome, BatchTask, InferenceWorkerInit, WorkerStatus } from '../contracts/inference.js';
 import type { InferenceConfig } from '../config.js';
-import type { Logger } from '../log.js';
-import { workerUrl } from '../paths.js';
+import type { Logger } from '../shared/log.js';
+import { workerUrl } from '../shared/paths.js';
 
 export interface PoolStatus {
   loaded: number;

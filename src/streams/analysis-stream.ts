@@ -4,13 +4,13 @@
  * stream is in flight; frames that arrive meanwhile make the next one run on the newest window as
  * soon as it returns (latest wins), so results stay in order and a slow model never piles up work.
  */
-import type { AnalyzeResponse } from '../contracts/api.js';
+import type { AnalyzeResponse, EventPayloadInput } from '../contracts/api.js';
 import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
-import type { EventPayloadInput } from '../events/records.js';
-import { AnalysisSchedule } from './analysis-schedule.js';
-import { EventDetector } from './event-detector.js';
-import { FrameRing } from './frame-ring.js';
-import type { DecodedFrame, FrameInput } from './stream-messages.js';
+import { AnalysisSchedule } from '../shared/analysis-schedule.js';
+import { EventDetector } from '../shared/event-detector.js';
+import { FrameRing } from '../shared/frame-ring.js';
+import type { DecodedFrame } from './stream-messages.js';
+import type { FrameInput } from '../shared/stream-frame-encoding.js';
 
 export interface StreamSettings {
   id: string;

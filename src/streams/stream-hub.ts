@@ -4,11 +4,13 @@
  * events through the event log. Knows nothing of uWebSockets.js: a socket is a StreamPeer.
  */
 import type { StreamConfig } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../shared/errors.js';
 import type { EventLog } from '../events/event-log.js';
-import { recordFromPayload, type EventPayloadInput } from '../events/records.js';
-import { analysisResult, type ModelOutputs, type WindowShape } from '../inference/analysis.js';
-import type { Logger } from '../log.js';
+import type { EventPayloadInput } from '../contracts/api.js';
+import { recordFromPayload } from '../events/records.js';
+import { type WindowShape } from '../inference/analysis.js';
+import { analysisResult, type ModelOutputs } from '../shared/analysis-json.js';
+import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../metrics.js';
 import type { StreamOpen } from '../contracts/stream.js';
 import { AnalysisStream, type StreamAnalysisResult, type StreamServices, type StreamSettings } from './analysis-stream.js';

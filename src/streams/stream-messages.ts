@@ -5,11 +5,10 @@
  */
 import { BINARY_FRAME, STREAM_ID_LIMITS, StreamClose, StreamFrame, StreamOpen, UNIX_SECONDS_RANGE } from '../contracts/stream.js';
 import { KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
+import type { FrameInput } from '../shared/stream-frame-encoding.js';
 import { compileValidator, type Validator } from '../validation/validators.js';
 import type { FastApiErrorItem } from '../validation/fastapi-errors.js';
 import { MAX_NESTING_DEPTH, describeValue, tooDeepAt } from '../validation/input-limits.js';
-
-export type FrameInput = 'features' | 'keypoints';
 
 export interface DecodedFrame {
   kind: 'frame';
@@ -38,7 +37,6 @@ const validateOpen = compileValidator(StreamOpen);
 const validateFrame = compileValidator(StreamFrame);
 const validateClose = compileValidator(StreamClose);
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-const utf8Encoder = new TextEncoder();
 const STREAM_ID_PATTERN = new RegExp(STREAM_ID_LIMITS.pattern, 'u');
 /** Longest stream id in UTF-8 bytes: maxLength characters of up to 4 bytes each. */
 const MAX_STREAM_ID_BYTES = STREAM_ID_LIMITS.maxLength * 4;
@@ -146,34 +144,6 @@ export function decodeBinary(bytes: ArrayBuffer, featureDim: number): DecodedFra
     input: kind === kindFeatures ? 'features' : 'keypoints',
     values,
   };
-}
-
-/** Builds a binary frame (the encoder agents can copy; used by the demo agent and the tests). */
-export function encodeBinaryFrame(streamId: string, input: FrameInput, values: ArrayLike<number>, index: number | null, ts: number | null): ArrayBuffer {
-  const id = utf8Encoder.encode(streamId);
-  const valuesOffset = BINARY_FRAME.headerBytes + Math.ceil(id.length / 4) * 4;
-  const buffer = new ArrayBuffer(valuesOffset + values.length * 4);
-  const view = new DataView(buffer);
-  view.setUint8(0, BINARY_FRAME.version);
-  view.setUint8(1, input === 'features' ? BINARY_FRAME.kindFeatures : BINARY_FRAME.kindKeypoints);
-  view.setUint16(2, id.length, true);
-  view.setUint32(4, index ?? BINARY_FRAME.noIndex, true);
-  view.setFloat64(8, ts ?? Number.NaN, true);
-  new Uint8Array(buffer, BINARY_FRAME.headerBytes, id.length).set(id);
-  const out = new Float32Array(buffer, valuesOffset, values.length);
-  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
-  return buffer;
-}
-
-/**
- * One frame's keypoints as a JSON frame carries them: 33 × [x, y, z, visibility] with null for a
- * missing value, or null when every value is missing (the detection dropped).
- */
-export function keypointsJson(values: Float32Array): (number | null)[][] | null {
-  if (values.every(Number.isNaN)) return null;
-  return Array.from({ length: KEYPOINT_COUNT }, (_, k) =>
-    Array.from(values.subarray(k * KEYPOINT_VALUES, (k + 1) * KEYPOINT_VALUES), (v) => (Number.isNaN(v) ? null : v)),
-  );
 }
 
 function assertFinite(values: Float32Array, streamId: string): void {

@@ -4,7 +4,7 @@
  *   {"detail": [{"type": ..., "loc": ["body", ...], "msg": ..., "input": ...}, ...]}
  */
 import type { ErrorObject } from 'ajv';
-import { parse as parseLenient, ParseErrorCode, type ParseError } from 'jsonc-parser';
+import { parse as parseLenient, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { MAX_NESTING_DEPTH, clipValue } from './input-limits.js';
 
 export interface FastApiErrorItem {
@@ -16,16 +16,17 @@ export interface FastApiErrorItem {
 }
 
 /** Python's json module wording for the first syntax error, as FastAPI reports it in ctx.error. */
-const PYTHON_JSON_MESSAGES: Partial<Record<ParseErrorCode, string>> = {
-  [ParseErrorCode.PropertyNameExpected]: 'Expecting property name enclosed in double quotes',
-  [ParseErrorCode.ColonExpected]: "Expecting ':' delimiter",
-  [ParseErrorCode.CommaExpected]: "Expecting ',' delimiter",
-  [ParseErrorCode.CloseBraceExpected]: "Expecting ',' delimiter",
-  [ParseErrorCode.CloseBracketExpected]: "Expecting ',' delimiter",
-  [ParseErrorCode.UnexpectedEndOfString]: 'Unterminated string starting at',
-  [ParseErrorCode.InvalidCharacter]: 'Invalid control character at',
-  [ParseErrorCode.InvalidEscapeCharacter]: 'Invalid \\escape',
-  [ParseErrorCode.InvalidUnicode]: 'Invalid \\uXXXX escape',
+// Keyed by jsonc-parser's code names: its ParseErrorCode is a const enum, which isolated modules cannot read.
+const PYTHON_JSON_MESSAGES: Partial<Record<ReturnType<typeof printParseErrorCode>, string>> = {
+  PropertyNameExpected: 'Expecting property name enclosed in double quotes',
+  ColonExpected: "Expecting ':' delimiter",
+  CommaExpected: "Expecting ',' delimiter",
+  CloseBraceExpected: "Expecting ',' delimiter",
+  CloseBracketExpected: "Expecting ',' delimiter",
+  UnexpectedEndOfString: 'Unterminated string starting at',
+  InvalidCharacter: 'Invalid control character at',
+  InvalidEscapeCharacter: 'Invalid \\escape',
+  InvalidUnicode: 'Invalid \\uXXXX escape',
 };
 
 /**
@@ -37,8 +38,8 @@ export function jsonErrorItem(text: string): FastApiErrorItem {
   parseLenient(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   const first = errors[0];
   const charOffset = first ? first.offset : text.length;
-  const trailing = first && first.error === ParseErrorCode.InvalidSymbol && charOffset > 0 && text.slice(0, charOffset).trim() !== '';
-  const message = !first ? 'Expecting value' : trailing ? 'Extra data' : (PYTHON_JSON_MESSAGES[first.error] ?? 'Expecting value');
+  const trailing = first && printParseErrorCode(first.error) === 'InvalidSymbol' && charOffset > 0 && text.slice(0, charOffset).trim() !== '';
+  const message = !first ? 'Expecting value' : trailing ? 'Extra data' : (PYTHON_JSON_MESSAGES[printParseErrorCode(first.error)] ?? 'Expecting value');
   return {
     type: 'json_invalid',
     loc: ['body', Buffer.byteLength(text.slice(0, charOffset))],

@@ -4,7 +4,7 @@
  */
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import type { EventsConfig, KakaoConfig } from '../../src/config.js';
+import type { EventsConfig, KakaoConfig } from '../../src/contracts/writer.js';
 import type { EventLogOptions } from '../../src/events/event-log.js';
 
 /** The event and Kakao slices with the defaults of config.ts, a log in `dir` and Kakao pointed nowhere. */

@@ -6,9 +6,9 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { EventsConfig } from '../../src/config.js';
-import { errorMessage } from '../../src/errors.js';
-import { emptyLogTail, readLogTail, type LogTail } from '../../src/events/log-tail.js';
+import type { EventsConfig } from '../../src/contracts/writer.js';
+import { errorMessage } from '../../src/shared/errors.js';
+import { emptyLogTail, readLogTail, type LogTail } from '../../src/shared/log-tail.js';
 import type { EventSink } from './event-sink.js';
 
 export interface JsonlSinkOptions {

@@ -7,8 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { KakaoConfig } from '../../src/config.js';
-import type { AlertRequest, KakaoCounter } from '../../src/contracts/writer.js';
+import type { KakaoConfig, AlertRequest, KakaoCounter } from '../../src/contracts/writer.js';
 import { systemClock, type Clock } from './kakao-clock.js';
 import { describeError, KAKAO_CONNECTIONS, type KakaoApi, type KakaoError, type KakaoReply } from './kakao-client.js';
 import { DropLog } from './kakao-drop-log.js';

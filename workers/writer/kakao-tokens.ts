@@ -5,8 +5,7 @@
  * start, so a restart or a rotated refresh token never breaks alerts.
  */
 import type { Logger } from 'pino';
-import type { KakaoConfig } from '../../src/config.js';
-import type { KakaoCounter } from '../../src/contracts/writer.js';
+import type { KakaoConfig, KakaoCounter } from '../../src/contracts/writer.js';
 import { systemClock, type Clock } from './kakao-clock.js';
 import { describeError, type KakaoApi, type KakaoError, type KakaoReply } from './kakao-client.js';
 import { readTokenFile, saveTokenFile, sha256 } from './kakao-token-file.js';

@@ -3,7 +3,7 @@
  * the text template Kakao expects.
  */
 import type { AlertRequest } from '../../src/contracts/writer.js';
-import { pythonFixed } from '../../src/events/python-format.js';
+import { pythonFixed } from '../../src/shared/python-format.js';
 
 /** Kakao rejects a text template whose text is longer (-2). */
 const MEMO_MAX_CHARS = 200;

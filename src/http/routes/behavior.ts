@@ -1,6 +1,7 @@
 import { AnalyzeRequest, AnalyzeResponse, ErrorMessage, HTTPValidationError } from '../../contracts/api.js';
-import { AppError } from '../../errors.js';
-import { PackedWindow, analysisResult, packWindow, type ModelOutputs, type WindowShape } from '../../inference/analysis.js';
+import { AppError } from '../../shared/errors.js';
+import { PackedWindow, packWindow, type WindowShape } from '../../inference/analysis.js';
+import { analysisResult, type ModelOutputs } from '../../shared/analysis-json.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 export interface BehaviorDeps {

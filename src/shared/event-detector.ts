@@ -5,7 +5,7 @@
  * The START is dated at the first analysis over the threshold, the END at the first one under it,
  * and the END's duration_sec is the time between them; its prob is the event's peak score.
  */
-import type { EventPayloadInput } from '../events/records.js';
+import type { EventPayloadInput } from '../contracts/api.js';
 
 export interface DetectorOptions {
   events: readonly string[];

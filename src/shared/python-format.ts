@@ -1,6 +1,6 @@
 /**
- * Number formatting that matches Python, so the event log and the memo text stay byte-for-byte
- * what the seed wrote: repr(float) for JSON floats and format(x, '.Nf') for fixed decimals.
+ * Formatting that matches Python, so the event log and the memo text stay byte-for-byte what the
+ * seed wrote: repr(float) for JSON floats, format(x, '.Nf') for fixed decimals, and json.dumps.
  */
 
 /** Python's repr(float): shortest round-trip digits, '.0' on integral values, exponent form below 1e-4 and from 1e16. */
@@ -37,4 +37,31 @@ export function pythonFixed(x: number, digits: number): string {
   const truncated = exact.slice(0, digits === 0 ? point : point + 1 + digits);
   if (Number(truncated.at(-1)) % 2 === 1) return rounded;
   return (x < 0 ? '-' : '') + truncated;
+}
+
+/**
+ * A value as Python's json.dumps(ensure_ascii=False) writes it; `asFloat` prints numbers as floats.
+ * An integral number prints as an int: JSON.parse cannot tell 5 from 5.0.
+ */
+export function pythonJson(value: unknown, asFloat = false, separator = ', ', colon = ': '): string {
+  if (value === null || value === undefined) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      return !asFloat && Number.isInteger(value) && Math.abs(value) < 1e16 ? String(value) : pythonFloat(value);
+    case 'object':
+      if (Array.isArray(value)) return `[${value.map((v) => pythonJson(v, asFloat, separator, colon)).join(separator)}]`;
+      return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}${colon}${pythonJson(v, asFloat, separator, colon)}`).join(separator)}}`;
+    default:
+      return JSON.stringify(String(value));
+  }
+}
+
+/** An object as pythonJson writes it, with the keys in `floatFields` printed as floats. */
+export function pythonObject(data: Record<string, unknown>, floatFields: ReadonlySet<string> | null, separator = ', ', colon = ': '): string {
+  const parts = Object.entries(data).map(([k, v]) => `${JSON.stringify(k)}${colon}${pythonJson(v, floatFields?.has(k) ?? false, separator, colon)}`);
+  return `{${parts.join(separator)}}`;
 }

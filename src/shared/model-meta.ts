@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from './errors.js';
 
 export interface ModelMeta {
   events: string[];

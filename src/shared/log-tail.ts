@@ -3,7 +3,7 @@
  * Shared by the recent-events refill (writer thread) and the `events` CLI.
  */
 import { open } from 'node:fs/promises';
-import { parseJsonObject } from '../json.js';
+import { parseJsonObject } from './parse-json-object.js';
 
 export interface LogTail {
   /** Complete lines, oldest first, at most the number asked for; blank lines skipped. */
