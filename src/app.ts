@@ -44,6 +44,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   const meta = readModelMeta(config.model.path);
   const model = { events: meta.events, thresholds: meta.thresholds, featureDim: meta.featureDim, windowSize: meta.windowSize };
   const events = await EventLog.open({ events: config.events, kakao: config.kakao, logLevel: config.logLevel }, logger, metrics);
+  events.useLabels(meta.labels);
 
   const pool = new InferencePool({
     modelPath: config.model.path,

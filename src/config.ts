@@ -77,6 +77,10 @@ export const ENV_SCHEMA = Type.Object({
   KAKAO_ALERT_MAX_AGE_SEC: Num(600, 0, 86_400, 'memos older than this when their turn comes are dropped (counted as stale); 0 = no limit'),
   ALERT_LINK_URL: OptStr('memo button link; unset = no link'),
   ALERT_BUTTON_TITLE: Str('확인하러 가기', 'memo button title'),
+  ALERT_TIMEZONE: Str('Asia/Seoul', 'IANA time zone of the memo\'s times of day (shown on the memo)'),
+  // the watch page
+  BACKEND_PUBLIC_URL: OptStr('the address people reach this server at (e.g. https://watch.example); with it the memo\'s button opens the event\'s page when ALERT_LINK_URL is unset'),
+  BACKEND_WATCH_TOKEN: OptStr('when set, /watch and its live feed need this token (or BACKEND_ADMIN_TOKEN)'),
   // WebSocket streams
   BACKEND_STREAM_WINDOW: Int(0, 0, 10_000, 'frames per analysis window for streams whose model has no fixed window; 0 = 16'),
   BACKEND_STREAM_STRIDE: Int(4, 1, 10_000, 'default frames between two analyses of a stream'),
@@ -135,6 +139,13 @@ export interface IdempotencyConfig {
 }
 
 
+export interface WatchConfig {
+  /** Null: the page is open to whoever reaches the server. */
+  token: string | null;
+  /** The server's public address without a trailing slash, or null. */
+  publicUrl: string | null;
+}
+
 export interface StreamConfig {
   defaultWindow: number;
   defaultStride: number;
@@ -157,6 +168,7 @@ export interface Config {
   idempotency: IdempotencyConfig;
   kakao: KakaoConfig;
   stream: StreamConfig;
+  watch: WatchConfig;
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -191,9 +203,11 @@ function buildConfig(e: Env, cwd: string): Config {
   const modelProblem = modelPathProblem(modelPath);
   if (modelProblem) throw new ConfigError(modelSetting ? modelVar : 'MODEL_CHECKPOINT_PATH', modelProblem);
 
-  for (const key of ['KAKAO_API_BASE_URL', 'KAKAO_AUTH_BASE_URL', 'ALERT_LINK_URL'] as const) {
+  for (const key of ['KAKAO_API_BASE_URL', 'KAKAO_AUTH_BASE_URL', 'ALERT_LINK_URL', 'BACKEND_PUBLIC_URL'] as const) {
     if (e[key] && !isHttpUrl(e[key])) throw new ConfigError(key, `not an http(s) URL (got ${JSON.stringify(e[key])})`);
   }
+  if (!isTimeZone(e.ALERT_TIMEZONE)) throw new ConfigError('ALERT_TIMEZONE', `not an IANA time zone name such as Asia/Seoul (got ${JSON.stringify(e.ALERT_TIMEZONE)})`);
+  const publicUrl = e.BACKEND_PUBLIC_URL ? e.BACKEND_PUBLIC_URL.replace(/\/+$/, '') : null;
   if (e.BACKEND_WS_IDLE_TIMEOUT_SEC > 0 && e.BACKEND_WS_IDLE_TIMEOUT_SEC < 8) {
     // uWebSockets.js checks idle sockets every 4 s and aborts the process on a shorter timeout.
     throw new ConfigError('BACKEND_WS_IDLE_TIMEOUT_SEC', `must be 0 (never) or at least 8 (got ${e.BACKEND_WS_IDLE_TIMEOUT_SEC})`);
@@ -243,6 +257,8 @@ function buildConfig(e: Env, cwd: string): Config {
       maxAgeSec: e.KAKAO_ALERT_MAX_AGE_SEC,
       linkUrl: e.ALERT_LINK_URL || null,
       buttonTitle: e.ALERT_BUTTON_TITLE,
+      timeZone: e.ALERT_TIMEZONE,
+      eventPageBase: publicUrl ? `${publicUrl}/watch/events/` : null,
     },
     stream: {
       defaultWindow: e.BACKEND_STREAM_WINDOW || DEFAULT_STREAM_WINDOW,
@@ -257,6 +273,7 @@ function buildConfig(e: Env, cwd: string): Config {
       endAfter: e.BACKEND_STREAM_END_AFTER,
       probsEvery: e.BACKEND_STREAM_PROBS_EVERY,
     },
+    watch: { token: e.BACKEND_WATCH_TOKEN || null, publicUrl },
     logLevel: e.BACKEND_LOG_LEVEL,
   };
 }
@@ -285,6 +302,16 @@ function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether Intl knows `zone` (an IANA name such as Asia/Seoul, or UTC). */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return zone.length > 0;
   } catch {
     return false;
   }

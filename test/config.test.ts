@@ -29,6 +29,10 @@ t.test('defaults', async (t) => {
   t.equal(c.kakao.apiBaseUrl, 'https://kapi.kakao.com');
   t.equal(c.kakao.buttonTitle, '확인하러 가기');
   t.equal(c.kakao.accessToken, null);
+  t.equal(c.kakao.timeZone, 'Asia/Seoul');
+  t.equal(c.kakao.eventPageBase, null);
+  t.same(c.watch, { token: null, publicUrl: null });
+  t.equal(loadConfig({ BACKEND_PUBLIC_URL: 'https://watch.example/' }, empty()).kakao.eventPageBase, 'https://watch.example/watch/events/');
   t.ok(c.inference.workers >= 1);
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.http), 'frozen');
 });
@@ -58,6 +62,8 @@ t.test('bad values name the variable', async (t) => {
     [{ BACKEND_BATCH_MAX_WAIT_MS: '-1' }, /^BACKEND_BATCH_MAX_WAIT_MS: must be >= 0/],
     [{ KAKAO_API_BASE_URL: 'kapi.kakao.com' }, /^KAKAO_API_BASE_URL: not an http\(s\) URL/],
     [{ MODEL_CHECKPOINT_PATH: 'missing.onnx' }, /^MODEL_CHECKPOINT_PATH: model file not found/],
+    [{ ALERT_TIMEZONE: 'Asia/Seol' }, /^ALERT_TIMEZONE: not an IANA time zone name such as Asia\/Seoul \(got "Asia\/Seol"\)$/],
+    [{ BACKEND_PUBLIC_URL: 'watch.example' }, /^BACKEND_PUBLIC_URL: not an http\(s\) URL/],
   ];
   for (const [env, message] of cases) {
     const err = (() => {

@@ -37,7 +37,7 @@ function rig(t: Test, kakao: Partial<KakaoConfig> = {}) {
   });
   /** An END received now; `frame` tells the memos apart. */
   const end = (frame: number, fields: Partial<AlertRequest> = {}): AlertRequest =>
-    ({ session_id: `cam-${frame}`, event: 'fall', duration_sec: 5.45, ts: 12.5, frame_idx: frame, received_at_ms: clock.now(), ...fields });
+    ({ event_id: `e${frame}`, session_id: `cam-${frame}`, event: 'fall', label: null, duration_sec: 5.45, ts: 12.5, frame_idx: frame, received_at_ms: clock.now(), ...fields });
   /** The frame of each memo sent to Kakao, in call order. */
   const framesSent = () => client.callsTo('memo').map((c) => Number(/- 프레임 : (\d+)/.exec(c.text!)![1]));
   const logged = (message: RegExp) => records.filter((r) => message.test(String(r.msg)));

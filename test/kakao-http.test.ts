@@ -19,7 +19,7 @@ import { startTestServer, type TestServer } from './support/server.js';
 
 const DEFAULT_BUTTON = '확인하러 가기';
 const END = { type: 'END', ts: 1764405347.2, frame_idx: 1234, event: 'fall', prob: 0.91, duration_sec: 5.45, state: null, top_event: null, top_prob: null, probs: null };
-const MEMO_HEAD = '[이상행동탐지] 최종 이벤트 알림\n- 최종 이벤트 : fall\n- 지속시간 : 00:00:05 (5.5s)\n- 영상 시간 : 1764405347.20s\n- 프레임 : 1234\n- 수신시각 : ';
+const MEMO_HEAD = '[이상행동탐지] 최종 이벤트 알림\n- 최종 이벤트 : 낙상 (fall)\n- 지속시간 : 00:00:05 (5.5s)\n- 영상 시간 : 2025-11-29 17:35:47 (1764405347.20s)\n- 프레임 : 1234\n- 수신시각 : ';
 
 async function standin(t: Test): Promise<KakaoStandin> {
   const s = await KakaoStandin.start();
@@ -58,7 +58,7 @@ t.test('an END posted over HTTP sends the seed memo: form-encoded, Bearer token,
   t.equal(memos.length, 1, 'only the END sent a memo');
   const memo = memos[0]!;
   const text = String(memo.template?.text);
-  t.ok(localStampsBetween(before, after).some((stamp) => text === MEMO_HEAD + stamp), `the seed's text with the server's local time:\n${text}`);
+  t.ok(localStampsBetween(before, after).some((stamp) => text === MEMO_HEAD + stamp), `the seed's lines, the bundled model's label, times in Seoul:\n${text}`);
   t.equal(memo.method, 'POST');
   t.equal(memo.path, '/v2/api/talk/memo/default/send');
   t.equal(memo.token, token, 'Authorization: Bearer <KAKAO_ACCESS_TOKEN>');
@@ -81,9 +81,23 @@ t.test('ALERT_LINK_URL gives the button its link; absent values drop their lines
   const after = Date.now();
   await waitFor(() => kakao.deliveredMemos().length === 1, 'the memo');
   const template = kakao.requestsTo('memo')[0]!.template!;
-  const texts = localStampsBetween(before, after).map((stamp) => `[이상행동탐지] 최종 이벤트 알림\n- 최종 이벤트 : -\n- 영상 시간 : 12.50s\n- 수신시각 : ${stamp}`);
+  const texts = localStampsBetween(before, after).map((stamp) => `[이상행동탐지] 최종 이벤트 알림\n- 최종 이벤트 : -\n- 영상 시간 : 00:00:12 (12.50s)\n- 수신시각 : ${stamp}`);
   t.ok(texts.includes(String(template.text)), `no event → "-"; no duration or frame → no line:\n${template.text}`);
   t.same(template, { object_type: 'text', text: template.text, link: { web_url: link, mobile_web_url: link }, button_title: DEFAULT_BUTTON });
+});
+
+t.test('BACKEND_PUBLIC_URL: the button opens the event\'s page; the memo names the camera, by label, in ALERT_TIMEZONE', async (t) => {
+  const kakao = await standin(t);
+  const server = await kakaoServer(t, kakao, { KAKAO_ACCESS_TOKEN: kakao.issueAccessToken(), BACKEND_PUBLIC_URL: 'https://watch.example/', ALERT_TIMEZONE: 'UTC' });
+  const answer = await server.client.post('/event/payload', { ...endFor('cam-door'), event: 'lying_still' });
+  t.equal(answer.status, 200);
+  const eventId = (answer.json as { event_id: string }).event_id;
+  await waitFor(() => kakao.deliveredMemos().length === 1, 'the memo');
+  const template = kakao.requestsTo('memo')[0]!.template!;
+  const page = `https://watch.example/watch/events/${eventId}`;
+  t.same(template.link, { web_url: page, mobile_web_url: page }, 'the button opens /watch/events/{event_id}');
+  t.match(String(template.text), /^\[이상행동탐지\] 최종 이벤트 알림\n- 최종 이벤트 : 쓰러진 채 움직임 없음 \(lying_still\)\n- 카메라 : cam-door\n/);
+  t.match(String(template.text), /- 영상 시간 : 2025-11-29 08:35:47 \(1764405347.20s\)\n- 프레임 : 1234\n- 수신시각 : \d{4}-\d\d-\d\d \/ \d\d:\d\d:\d\d UTC$/, 'ALERT_TIMEZONE=UTC');
 });
 
 t.test('-401 → refresh → retry over HTTP; the rotated refresh token is saved and used after a restart', async (t) => {

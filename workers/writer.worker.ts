@@ -34,7 +34,10 @@ const sink: EventSink = init.events.logPath
   : new NullSink();
 const client = new KakaoClient({ apiBaseUrl: init.kakao.apiBaseUrl, authBaseUrl: init.kakao.authBaseUrl, timeoutMs: init.kakao.timeoutMs });
 const tokens = new KakaoTokens({ config: init.kakao, client, logger, report });
-const alerts = new KakaoAlerts({ config: init.kakao, client, tokens, logger, report });
+const alerts = new KakaoAlerts({
+  config: init.kakao, client, tokens, logger, report,
+  outcome: (alert, delivered, reason) => post({ type: 'alert-outcome', event_id: alert.event_id, delivered, reason }),
+});
 
 const ordered: OrderedMessage[] = [];
 let started = false;

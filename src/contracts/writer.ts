@@ -33,6 +33,10 @@ export interface KakaoConfig {
   maxAgeSec: number;
   linkUrl: string | null;
   buttonTitle: string;
+  /** IANA zone the memo's times of day are printed in (ALERT_TIMEZONE). */
+  timeZone: string;
+  /** `${BACKEND_PUBLIC_URL}/watch/events/`, or null: with it (and no linkUrl) the button opens the event's page. */
+  eventPageBase: string | null;
 }
 
 /** The writer thread's workerData. Holds Kakao secrets: never log it whole. */
@@ -44,8 +48,12 @@ export interface WriterInit {
 
 /** What an END alert needs; taken from the record on the main thread when the request arrives. */
 export interface AlertRequest {
+  /** The END record's event_id: the memo's button opens its page, and the outcome is reported by it. */
+  event_id: string;
   session_id: string | null;
   event: string | null;
+  /** The event's display label from the model's `labels` (e.g. 낙상), or null to print the name as is. */
+  label: string | null;
   duration_sec: number | null;
   ts: number | null;
   frame_idx: number | null;
@@ -78,4 +86,6 @@ export type WriterOut =
   /** One increment of a Kakao counter (the main thread owns the metrics registry). */
   | { type: 'kakao-count'; counter: KakaoCounter; label: string }
   | { type: 'kakao-reply'; id: number; body: Record<string, unknown> }
+  /** What became of one END's memo: delivered, or not and why (a kakao_alerts_undelivered_total reason). */
+  | { type: 'alert-outcome'; event_id: string; delivered: boolean; reason: string | null }
   | { type: 'closed' };

@@ -8,7 +8,15 @@ import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../metrics.js';
 import { RecentEvents } from './recent.js';
 import { serializeRecord, type EventRecord } from './records.js';
-import { WriterClient } from './writer-client.js';
+import { WriterClient, type AlertOutcome } from './writer-client.js';
+
+export type { AlertOutcome };
+
+/** Told of each record once it is written, and of each END memo's outcome (the watch page). */
+export interface EventWatcher {
+  written(record: EventRecord, line: string, alerted: boolean): void;
+  alertOutcome(outcome: AlertOutcome): void;
+}
 
 /** The most characters one /event/recent answer holds (its newest records that fit). */
 export const RECENT_ANSWER_MAX_CHARS = 4 * 1024 * 1024;
@@ -22,8 +30,13 @@ export class EventLog {
   readonly #kakaoGraceMs: number;
   readonly #maxEventBytes: number;
 
+  private readonly watchers = new Set<EventWatcher>();
+  /** Display labels of event names (the model's `labels`), put on each memo. */
+  private labels: Readonly<Record<string, string>> = {};
+
   private constructor(client: WriterClient, recent: RecentEvents, kakaoGraceMs: number, maxEventBytes: number) {
     this.#client = client;
+    client.onAlertOutcome = (outcome) => { for (const w of this.watchers) w.alertOutcome(outcome); };
     this.#recent = recent;
     this.#kakaoGraceMs = kakaoGraceMs;
     this.#maxEventBytes = maxEventBytes;
@@ -59,9 +72,23 @@ export class EventLog {
     if (bytes > this.#maxEventBytes) {
       return Promise.reject(new AppError('payload_too_large', `the event is ${bytes} bytes as a log line; the limit is ${this.#maxEventBytes} (BACKEND_EVENT_MAX_BYTES)`));
     }
-    const alert = options?.alert ? alertFor(record) : null;
+    const alert = options?.alert ? alertFor(record, this.labels) : null;
     // Acks settle in FIFO order, so the recent list keeps the log's order.
-    return this.#client.append(line, alert).then(() => this.#recent.push(line));
+    return this.#client.append(line, alert).then(() => {
+      this.#recent.push(line);
+      for (const w of this.watchers) w.written(record, line, alert !== null);
+    });
+  }
+
+  /** The display labels memos name events by (the model's `labels`; {} = the names as they are). */
+  useLabels(labels: Readonly<Record<string, string>>): void {
+    this.labels = labels;
+  }
+
+  /** Adds a watcher of written records and memo outcomes; returns its removal. */
+  watch(watcher: EventWatcher): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   /**
@@ -98,12 +125,15 @@ export class EventLog {
   }
 }
 
-function alertFor(record: EventRecord): AlertRequest {
+function alertFor(record: EventRecord, labels: Readonly<Record<string, string>>): AlertRequest {
   const data = record.data ?? {};
   const num = (v: unknown) => (typeof v === 'number' ? v : null);
+  const event = typeof data.event === 'string' ? data.event : null;
   return {
+    event_id: record.event_id,
     session_id: record.session_id,
-    event: typeof data.event === 'string' ? data.event : null,
+    event,
+    label: event !== null && Object.hasOwn(labels, event) ? labels[event] ?? null : null,
     duration_sec: num(data.duration_sec),
     ts: num(data.ts),
     frame_idx: num(data.frame_idx),

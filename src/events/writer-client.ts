@@ -26,6 +26,14 @@ interface PendingAppend {
   reject(err: AppError): void;
 }
 
+/** What became of one END's Kakao memo. */
+export interface AlertOutcome {
+  event_id: string;
+  delivered: boolean;
+  /** Why it was not delivered (no_token, cooldown, stale, …); null when delivered. */
+  reason: string | null;
+}
+
 /** How long close() waits beyond the Kakao grace for the thread to finish before terminating it. */
 const CLOSE_MARGIN_MS = 10_000;
 
@@ -46,6 +54,8 @@ export class WriterClient {
   #nextCallId = 1;
   readonly #calls = new Map<number, (body: Record<string, unknown>) => void>();
   #onClosed: (() => void) | null = null;
+  /** Told what became of each END's memo (the writer thread reports it by event_id). */
+  onAlertOutcome: ((outcome: AlertOutcome) => void) | null = null;
 
   private constructor(worker: Worker, problem: string | null, backlogMax: number, logger: Logger, metrics: Metrics) {
     this.#worker = worker;
@@ -175,6 +185,9 @@ export class WriterClient {
       case 'kakao-reply':
         this.#calls.get(message.id)?.(message.body);
         this.#calls.delete(message.id);
+        return;
+      case 'alert-outcome':
+        this.onAlertOutcome?.({ event_id: message.event_id, delivered: message.delivered, reason: message.reason });
         return;
       case 'closed':
         this.#onClosed?.();

@@ -17,6 +17,8 @@ export interface ModelMeta {
   outputName: string;
   /** Where the model came from: checkpoint file, its sha256, exporter version, exported_at, ... */
   source: Record<string, unknown>;
+  /** Display labels of (some) event names, e.g. {"fall": "낙상"}: what memos and the watch page show. */
+  labels: Record<string, string>;
 }
 
 /** A model pair that cannot be used; the message is one line that names the file and the problem. */
@@ -105,6 +107,11 @@ export function readModelMeta(onnxPath: string): ModelMeta {
   }
   const windowSize = wholeNumber(json, 'window_size', 0, fail);
   const featureDim = wholeNumber(json, 'feature_dim', 1, fail);
+  const labels = json.labels ?? {};
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)
+    || !Object.values(labels).every((v) => typeof v === 'string' && v.length > 0 && v.length <= 64)) {
+    fail('"labels" must map event names to display labels (non-empty strings of at most 64 characters)');
+  }
   const source = json.source ?? {};
   if (typeof source !== 'object' || source === null || Array.isArray(source)) fail('"source" must be an object');
   return {
@@ -115,6 +122,8 @@ export function readModelMeta(onnxPath: string): ModelMeta {
     inputName: name(json, 'input_name', fail),
     outputName: name(json, 'output_name', fail),
     source: source as Record<string, unknown>,
+    // Only the model's own events, as own properties (a label named "__proto__" stays data).
+    labels: Object.fromEntries(Object.entries(labels as Record<string, string>).filter(([name]) => (events as string[]).includes(name))),
   };
 }
 

@@ -39,11 +39,11 @@ export function eventIds(lines: readonly string[]): string[] {
   return lines.map((line) => (JSON.parse(line) as { event_id: string }).event_id);
 }
 
-/** The memo's 수신시각 for a moment, in this process's local time (as the server prints it). */
-export function localStamp(ms: number): string {
-  const d = new Date(ms);
+/** The memo's 수신시각 for a moment, in ALERT_TIMEZONE's default zone (as the server prints it), the zone named. */
+export function localStamp(ms: number, timeZone = 'Asia/Seoul'): string {
+  const seoul = new Date(ms + (timeZone === 'Asia/Seoul' ? 9 * 3600_000 : 0));
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} / ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return `${seoul.getUTCFullYear()}-${p(seoul.getUTCMonth() + 1)}-${p(seoul.getUTCDate())} / ${p(seoul.getUTCHours())}:${p(seoul.getUTCMinutes())}:${p(seoul.getUTCSeconds())} ${timeZone}`;
 }
 
 /** Every stamp a moment in [from, to] can print as. */

@@ -24,6 +24,8 @@ export function eventOptions(dir: string, overrides: { events?: Partial<EventsCo
       maxAgeSec: 600,
       linkUrl: null,
       buttonTitle: '확인하러 가기',
+      timeZone: 'Asia/Seoul',
+      eventPageBase: null,
       ...overrides.kakao,
     },
     logLevel: 'silent',

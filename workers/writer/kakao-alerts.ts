@@ -12,7 +12,7 @@ import { systemClock, type Clock } from './kakao-clock.js';
 import { describeError, KAKAO_CONNECTIONS, type KakaoApi, type KakaoError, type KakaoReply } from './kakao-client.js';
 import { DropLog } from './kakao-drop-log.js';
 import type { KakaoTokens } from './kakao-tokens.js';
-import { cutMemo, memoText, templateObject } from './memo.js';
+import { cutMemo, memoLink, memoText, templateObject } from './memo.js';
 
 export interface KakaoAlertsDeps {
   config: KakaoConfig;
@@ -20,6 +20,8 @@ export interface KakaoAlertsDeps {
   tokens: KakaoTokens;
   logger: Logger;
   report(counter: KakaoCounter, label: string): void;
+  /** What became of one alert: delivered, or not with its reason (said once per alert). */
+  outcome?(alert: AlertRequest, delivered: boolean, reason: string | null): void;
   clock?: Clock;
 }
 
@@ -73,7 +75,7 @@ export class KakaoAlerts {
     }
     if (this.#ready.length + this.#retrying.size >= QUEUE_MAX) this.#dropOldest();
     const { config } = this.#d;
-    const template = templateObject(cutMemo(memoText(alert)), config.linkUrl, config.buttonTitle);
+    const template = templateObject(cutMemo(memoText(alert, config.timeZone)), memoLink(alert, config), config.buttonTitle);
     this.#ready.push({ alert, template, attempts: 0, cooldown: this.#startCooldown(alert) });
     this.#pump();
   }
@@ -193,6 +195,7 @@ export class KakaoAlerts {
     const reply = await this.#send(pending.template);
     if (reply.ok) {
       logger.info({ session_id: alert.session_id, event: alert.event, attempt: pending.attempts }, 'Kakao memo sent');
+      this.#d.outcome?.(alert, true, null);
       return;
     }
     const error = reply.error;
@@ -240,6 +243,7 @@ export class KakaoAlerts {
 
   #undelivered(alert: AlertRequest, reason: string, error?: KakaoError): void {
     this.#d.report('undelivered', reason);
+    this.#d.outcome?.(alert, false, reason);
     const fields = {
       reason,
       session_id: alert.session_id,
