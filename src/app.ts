@@ -23,6 +23,9 @@ import { corsPolicy } from './http/reply.js';
 import { mountStreamSocket } from './http/stream-socket.js';
 import { streamDocs } from './http/stream-docs.js';
 import { StreamHub } from './streams/stream-hub.js';
+import { watchRoutes } from './http/routes/watch.js';
+import { CameraBoard } from './watch/camera-board.js';
+import { WatchService } from './watch/watch-service.js';
 
 export interface RunningServer {
   port: number;
@@ -71,7 +74,9 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     batchFailed: (reason) => metrics.inference.failures.labels(reason).inc(),
   });
 
+  const board = new CameraBoard();
   const streams = new StreamHub({
+    observe: (camera, analysis) => board.analysis(camera, analysis.result.events, analysis.result.scores, analysis.result.thresholds),
     model,
     analyze: (frames, data) => batcher.submit(data, frames),
     events,
@@ -102,6 +107,16 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     };
   };
 
+  const watch = new WatchService({
+    board,
+    events,
+    metrics,
+    readiness: () => readiness().body,
+    openStreams: () => streams.openStreams,
+    model: { events: meta.events, thresholds: meta.thresholds, labels: meta.labels },
+    keepRecent: config.events.keepRecent,
+  });
+
   const routes: RouteSpec<any, any>[] = [];
   routes.push(
     ...healthRoutes(readiness),
@@ -120,6 +135,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       version: '1.0.0',
       description: 'Pose-feature windows in, per-event anomaly scores out; agent events, recent events and KakaoTalk alerts.',
     }, streamDocs()), model),
+    ...watchRoutes({ service: watch, board, token: config.watch.token, adminToken: config.http.adminToken, secureCookie: config.watch.publicUrl?.startsWith('https:') ?? false }),
   );
 
   const http = new HttpServer({ routes, config: config.http, logger, metrics, extend: (app) => mountStreamSocket(app, streams, config.stream, corsPolicy(config.http.corsOrigins)) });
@@ -127,6 +143,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   try {
     port = await http.listen();
   } catch (err) {
+    watch.close();
     await Promise.all([pool.close(), events.close()]);
     throw err;
   }
@@ -146,6 +163,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     (shuttingDown ??= (async () => {
       logger.info('shutting down: no new connections; finishing in-flight requests');
       http.stopListening();
+      watch.close();
       streams.shutdown(); // active stream events END and are written before the log closes
       batcher.close();
       const drained = await http.drain(config.http.shutdownTimeoutMs);

@@ -6,7 +6,11 @@
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { BodyBuffers } from './body-buffers.js';
-import { JSON_TYPE, LARGE_BODY_BYTES, writeResponse } from './reply.js';
+import { JSON_TYPE, LARGE_BODY_BYTES, statusLine, writeResponse } from './reply.js';
+import type { EventStreamOut } from './route.js';
+
+/** Unsent bytes on an event stream past which its chunks are dropped (the client is told to resync). */
+const EVENT_STREAM_MAX_BUFFERED = 256 * 1024;
 
 /** The body is over the limit; the rest of it is not read and the connection is closed. */
 export class PayloadTooLargeError extends Error {
@@ -29,6 +33,8 @@ export class Exchange {
   readonly authorization: string;
   /** The Idempotency-Key header ('' when absent); read here because the request is gone once the body arrives. */
   readonly idempotencyKey: string;
+  /** The Cookie header ('' when absent). */
+  readonly cookie: string;
   readonly allowOrigin: string | null;
   /** A HEAD request: answered with the headers only, so the next answer on the connection stays intact. */
   readonly headOnly: boolean;
@@ -52,6 +58,7 @@ export class Exchange {
     this.contentLength = length ? Number(length) : -1;
     this.authorization = req.getHeader('authorization');
     this.idempotencyKey = req.getHeader('idempotency-key');
+    this.cookie = req.getHeader('cookie');
     this.allowOrigin = allowOrigin(needsOrigin ? req.getHeader('origin') : '');
   }
 
@@ -108,6 +115,70 @@ export class Exchange {
     if (!this.pooled) return;
     this.pooled.buffers.release(this.pooled.buffer);
     this.pooled = null;
+  }
+
+  /**
+   * Starts an answer that stays open (text/event-stream) and hands it to `start`; what `start`
+   * returns runs once when the client goes or the stream is ended. Must run inside the request's
+   * uWS callback or after watchAbort(). A client that does not read has chunks dropped past
+   * EVENT_STREAM_MAX_BUFFERED, then gets `event: resync` once it drains.
+   */
+  openEventStream(start: (out: EventStreamOut) => () => void, headers?: Readonly<Record<string, string>>): boolean {
+    if (this.aborted || this.answered) return false;
+    this.answered = true;
+    this.watchAbort();
+    const res = this.res;
+    let stop: (() => void) | null = null;
+    let ended = false;
+    let behind = false;
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      stop?.();
+    };
+    this.onAbort = finish;
+    res.cork(() => {
+      res.writeStatus(statusLine(200));
+      res.writeHeader('Content-Type', 'text/event-stream; charset=utf-8');
+      res.writeHeader('Cache-Control', 'no-store');
+      res.writeHeader('X-Accel-Buffering', 'no');
+      if (this.allowOrigin) res.writeHeader('Access-Control-Allow-Origin', this.allowOrigin);
+      if (headers) for (const key in headers) res.writeHeader(key, headers[key]!);
+      res.write(': open\n\n');
+    });
+    // Bytes written since the socket last refused to take more at once (uWS buffers them).
+    let waiting = -1;
+    const out: EventStreamOut = {
+      write: (chunk) => {
+        if (ended || this.aborted || behind) return false;
+        if (waiting >= 0 && waiting + chunk.length > EVENT_STREAM_MAX_BUFFERED) {
+          behind = true;
+          return false;
+        }
+        let taken = true;
+        res.cork(() => { taken = res.write(chunk); });
+        if (waiting >= 0) waiting += chunk.length;
+        else if (!taken) {
+          waiting = chunk.length;
+          res.onWritable(() => {
+            waiting = -1;
+            if (behind && !ended && !this.aborted) {
+              behind = false;
+              res.cork(() => res.write('event: resync\ndata: {}\n\n'));
+            }
+            return true;
+          });
+        }
+        return true;
+      },
+      end: () => {
+        if (ended) return;
+        if (!this.aborted) res.cork(() => res.end());
+        finish();
+      },
+    };
+    stop = start(out);
+    return true;
   }
 
   /** Sends a response unless the client is gone or an answer was already sent. */

@@ -15,6 +15,19 @@ export interface RouteResult {
   raw?: string | Uint8Array;
   contentType?: string;
   headers?: Readonly<Record<string, string>>;
+  /**
+   * An answer that stays open (Server-Sent Events): the headers go out at once, then `start` gets
+   * the stream and returns what to do once the client has gone (or the server closed it).
+   */
+  stream?: (out: EventStreamOut) => () => void;
+}
+
+/** An open text/event-stream answer. */
+export interface EventStreamOut {
+  /** Writes one chunk (whole `event:`/`data:` blocks); false when the client is gone or behind (the chunk is dropped). */
+  write(chunk: string): boolean;
+  /** Ends the answer (the client's EventSource reconnects). */
+  end(): void;
 }
 
 export interface RouteContext<B, Q> {

@@ -190,6 +190,11 @@ export class HttpServer {
   }
 
   private reply(spec: RouteSpec<any, any>, ex: Exchange, result: RouteResult): void {
+    if (result.stream) {
+      // Not in flight: an event stream lasts until its client goes; shutdown closes it with the connections.
+      if (ex.openEventStream(result.stream, result.headers)) this.observe(spec.name, ex, 200);
+      return;
+    }
     const status = result.status ?? 200;
     const body = result.raw ?? JSON.stringify(result.json);
     if (ex.send(status, body, result.contentType, result.headers)) this.observe(spec.name, ex, status);

@@ -35,6 +35,8 @@ export interface StreamHubDeps {
   config: StreamConfig;
   metrics: Metrics;
   logger: Logger;
+  /** Told of every analysis, with the stream's session_id (the watch page's cameras). */
+  observe?(sessionId: string, analysis: StreamAnalysisResult): void;
 }
 
 export class StreamHub {
@@ -204,6 +206,7 @@ export class StreamConnection {
   }
 
   private deliver(stream: AnalysisStream, analysis: StreamAnalysisResult): boolean {
+    this.hub.deps.observe?.(stream.settings.sessionId, analysis);
     const sent = this.sendBounded({
       type: 'analysis',
       stream_id: stream.id,
