@@ -53,6 +53,8 @@ export interface LaunchOptions {
   hosts?: Record<string, string>;
   /** More Chromium flags. */
   args?: readonly string[];
+  /** The browser's language (navigator.language, Accept-Language), e.g. 'ko-KR'. */
+  locale?: string;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function launchBrowser(t: Test, options: LaunchOptions = {}) {
     headless: true,
     args: [...CHROMIUM_ARGS, ...(rules.length ? [`--host-resolver-rules=${rules.join(', ')}`] : []), ...(options.args ?? [])],
     timeout: 60_000,
+    ...(options.locale ? { locale: options.locale } : {}),
   }).catch((err: unknown) => {
     rmSync(profile, { recursive: true, force: true });
     throw err;
