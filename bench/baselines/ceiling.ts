@@ -37,7 +37,7 @@ export async function measureCeiling(options: CeilingOptions): Promise<CeilingPo
   assertBuilt();
   const frames = readModelMeta(options.modelPath).windowSize || 16;
   const windows = analysisWindows(frames, 64);
-  const init: InferenceWorkerInit = { modelPath: options.modelPath, device: 'cpu', intraOpThreads: options.intraOpThreads, logLevel: 'warn' };
+  const init: InferenceWorkerInit = { models: [{ name: 'model', path: options.modelPath }], device: 'cpu', intraOpThreads: options.intraOpThreads, logLevel: 'warn' };
   const pool = new Piscina<BatchTask, BatchOutcome>({
     filename: pathToFileURL(BUILT_INFERENCE_WORKER).href,
     minThreads: options.workers,
@@ -87,7 +87,7 @@ function prebuiltBatches(windows: Float32Array[], batch: number, frames: number)
   return Array.from({ length: 4 }, (_, k) => {
     const data = new Float32Array(batch * size);
     for (let i = 0; i < batch; i++) data.set(windows[(k * batch + i) % windows.length], i * size);
-    return { batch, frames, data };
+    return { model: 'model', batch, frames, data };
   });
 }
 

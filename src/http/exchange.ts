@@ -32,6 +32,8 @@ export class Exchange {
   readonly allowOrigin: string | null;
   /** A HEAD request: answered with the headers only, so the next answer on the connection stays intact. */
   readonly headOnly: boolean;
+  /** The path's parameters (`/models/:name` → [name]), decoded; empty for a path without any. */
+  readonly params: readonly string[];
   aborted = false;
   answered = false;
   private onAbort: (() => void) | null = null;
@@ -47,6 +49,7 @@ export class Exchange {
     needsOrigin: boolean,
   ) {
     this.query = req.getQuery() ?? '';
+    this.params = path.includes('/:') ? pathParams(req, path) : NO_PARAMS;
     this.headOnly = req.getMethod() === 'head';
     const length = req.getHeader('content-length');
     this.contentLength = length ? Number(length) : -1;
@@ -119,4 +122,18 @@ export class Exchange {
     writeResponse(this.res, status, contentType, body, this.allowOrigin, headers, closeConnection, this.headOnly);
     return true;
   }
+}
+
+const NO_PARAMS: readonly string[] = [];
+
+function pathParams(req: HttpRequest, path: string): string[] {
+  const count = path.split('/').filter((part) => part.startsWith(':')).length;
+  return Array.from({ length: count }, (_, i) => {
+    const raw = req.getParameter(i) ?? '';
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return raw;
+    }
+  });
 }
