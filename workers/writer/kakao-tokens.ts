@@ -4,6 +4,7 @@
  * tokens it has just handed out; every refresh is saved atomically to the token file, read back at
  * start, so a restart or a rotated refresh token never breaks alerts.
  */
+import { inspect } from 'node:util';
 import type { Logger } from 'pino';
 import type { KakaoConfig, KakaoCounter } from '../../src/contracts/writer.js';
 import { systemClock, type Clock } from './kakao-clock.js';
@@ -55,6 +56,15 @@ export class KakaoTokens {
   constructor(deps: KakaoTokensDeps) {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
+  }
+
+  /** What a logged or serialised instance shows: its state, never a token (private fields are plain properties). */
+  toJSON(): Record<string, unknown> {
+    return { state: this.state, source: this.source, accessExpiresAt: this.accessExpiresAt, refreshExpiresAt: this.refreshExpiresAt };
+  }
+
+  [inspect.custom](): Record<string, unknown> {
+    return this.toJSON();
   }
 
   get refreshState(): RefreshTokenState {
