@@ -33,8 +33,8 @@ t.test('a batch gives each window the result it gets alone', async (t) => {
   t.ok(batches < 40, `concurrent windows shared batches (${batches} batches for 40 windows)`);
   together.forEach((res, i) => {
     t.equal(res.status, 200);
-    res.json.scores.forEach((s: number, k: number) => t.ok(Math.abs(s - alone[i].scores[k]) < 1e-5, `window ${i} score ${k}`));
-    t.equal(res.json.is_anomaly, alone[i].is_anomaly);
+    res.json.scores.forEach((s: number, k: number) => t.ok(Math.abs(s - alone[i]!.scores[k]!) < 1e-5, `window ${i} score ${k}`));
+    t.equal(res.json.is_anomaly, alone[i]!.is_anomaly);
   });
 });
 

@@ -206,6 +206,7 @@ export class StreamConnection {
     const stream = new AnalysisStream(settings, this.services, model);
     this.streams.set(id, stream);
     this.hub.countStream(this.peer.address, 1);
+    this.hub.deps.logger.debug({ stream: id, client: this.peer.address, window: settings.window, stride: settings.stride, events: settings.events, open: this.hub.openStreams }, 'stream opened');
     if (explicit) {
       this.notice({ type: 'opened', stream_id: id, window: settings.window, stride: settings.stride, events: settings.events, probs_every: settings.probsEvery, session_id: settings.sessionId, model: model.name });
     }
@@ -220,6 +221,7 @@ export class StreamConnection {
     }
     this.streams.delete(id);
     this.hub.countStream(this.peer.address, -1);
+    this.hub.deps.logger.debug({ stream: id, client: this.peer.address, open: this.hub.openStreams }, 'stream closed');
     // `closed` follows the notices of the ENDs this closing wrote, so a client may hang up on it.
     const ends = stream.close();
     const written = ends.length ? this.emit(stream, ends) : Promise.resolve();
