@@ -66,10 +66,10 @@ export function eventBodies(kind: EventKind, count: number): string[] {
     if (kind === 'PROBS') {
       for (let f = FPS; f < sc.frames && bodies.length < count; f += 15) {
         const probs = probsAt(sc, f);
-        const top = SYNTHETIC_EVENTS.reduce((a, b) => (probs[b] > probs[a] ? b : a));
+        const top = SYNTHETIC_EVENTS.reduce((a, b) => (probs[b]! > probs[a]! ? b : a));
         bodies.push(JSON.stringify({
           type: 'PROBS', ts: at(f), frame_idx: f, event: null, prob: null, duration_sec: null,
-          state: probs[top] >= 0.5 ? 'event' : 'normal', top_event: top, top_prob: probs[top], probs, session_id: cam,
+          state: probs[top]! >= 0.5 ? 'event' : 'normal', top_event: top, top_prob: probs[top], probs, session_id: cam,
         }));
       }
     } else {
@@ -96,7 +96,7 @@ function eventRuns(sc: Scene): { event: string; start: number; end: number }[] {
   for (const event of SYNTHETIC_EVENTS) {
     let start = -1;
     for (let f = 0; f <= sc.frames; f++) {
-      const on = f < sc.frames && sc.labels[f].includes(event);
+      const on = f < sc.frames && sc.labels[f]!.includes(event);
       if (on && start < 0) start = f;
       if (!on && start >= 0) {
         runs.push({ event, start, end: f - 1 });

@@ -112,7 +112,7 @@ function buildScratch(commit: string, dir: string, log: (line: string) => void):
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
 export async function runCompare(o: CompareOptions): Promise<CompareResults> {
@@ -148,7 +148,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareResults> {
                 route: scenario.route,
                 eventLog: scenario.countsEvents ? join(cwd, 'events.jsonl') : undefined,
               }, { ...o.settings, connections: [connections] }, o.quiet, o.log);
-              cell.rounds.push({ round, side, level: result.levels[0] });
+              cell.rounds.push({ round, side, level: result.levels[0]! });
             } finally {
               await server.stop();
               rmSync(cwd, { recursive: true, force: true });

@@ -121,6 +121,7 @@ export async function measureTarget(target: TargetLoad, settings: RunSettings, q
       (level.events ? `, log +${level.events.linesWritten} lines for ${level.events.acknowledged} acknowledged` : ''));
   }
   const last = levels[levels.length - 1];
+  if (!last) throw new Error('no connection counts to measure');
   await pause(settings.restSec * 1000);
   return { name: target.name, levels, memory: { restMiB, peakMiB: last.rssPeakMiB, endMiB: last.rssEndMiB, afterRestMiB: rssMiB(server.pid) } };
 }

@@ -40,8 +40,8 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
 
 /** CPU seconds the whole machine has spent busy (all cores, from /proc/stat), to see what else ran. */
 export function machineBusySeconds(): number {
-  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = ticks;
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks;
   return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SEC;
 }
 

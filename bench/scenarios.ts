@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { AgentOptions } from '../src/agent/options.js';
-import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/shared/paths.js';
+import { BUNDLED_MODEL_PATH, BUNDLED_MODELS_DIR, PROJECT_ROOT } from '../src/shared/paths.js';
 import { analyzeBodies, eventBodies } from './bodies.js';
 
 export const W60_MODEL_PATH = join(PROJECT_ROOT, 'test', 'fixtures', 'random-w60', 'model.onnx');
@@ -23,6 +23,10 @@ export interface ServerScenario {
 
 export const SERVER_SCENARIOS: readonly ServerScenario[] = [
   { name: 'analyze-16', method: 'POST', path: '/behavior/analyze', route: 'behavior_analyze', modelPath: BUNDLED_MODEL_PATH, countsEvents: false, bodies: () => analyzeBodies(16, 32) },
+  // The default set (both bundled models, windows 16 and 60) answering the same 16-frame load: what holding two models costs.
+  { name: 'analyze-16-set', method: 'POST', path: '/behavior/analyze', route: 'behavior_analyze', modelPath: BUNDLED_MODELS_DIR, countsEvents: false, bodies: () => analyzeBodies(16, 32) },
+  // Both agents at once on the default set: half 16-frame, half 60-frame windows.
+  { name: 'analyze-mixed', method: 'POST', path: '/behavior/analyze', route: 'behavior_analyze', modelPath: BUNDLED_MODELS_DIR, countsEvents: false, bodies: () => [...analyzeBodies(16, 16), ...analyzeBodies(60, 16)] },
   { name: 'analyze-60', method: 'POST', path: '/behavior/analyze', route: 'behavior_analyze', modelPath: W60_MODEL_PATH, countsEvents: false, bodies: () => analyzeBodies(60, 16) },
   { name: 'event-probs', method: 'POST', path: '/event/payload', route: 'event_payload', modelPath: BUNDLED_MODEL_PATH, countsEvents: true, bodies: () => eventBodies('PROBS', 64) },
   { name: 'event-end', method: 'POST', path: '/event/payload', route: 'event_payload', modelPath: BUNDLED_MODEL_PATH, countsEvents: true, bodies: () => eventBodies('END', 64) },
@@ -63,7 +67,7 @@ export interface Selection {
 
 const GROUPS: Record<string, { scenarios: string[]; baselines: BaselineName[] }> = {
   all: { scenarios: SERVER_SCENARIOS.map((s) => s.name), baselines: ['ceiling', 'bare-uws', 'naive'] },
-  analyze: { scenarios: ['analyze-16', 'analyze-60'], baselines: ['ceiling'] },
+  analyze: { scenarios: ['analyze-16', 'analyze-16-set', 'analyze-mixed', 'analyze-60'], baselines: ['ceiling'] },
   events: { scenarios: ['event-probs', 'event-end'], baselines: [] },
   health: { scenarios: ['health'], baselines: [] },
   baselines: { scenarios: [], baselines: ['ceiling', 'bare-uws', 'naive'] },

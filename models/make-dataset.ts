@@ -76,7 +76,7 @@ function writeSplit(split: Split, target: number, outDir: string): SplitSummary 
         computeFeatures(scene.keypoints.subarray(start * stride, (start + WINDOW) * stride), WINDOW, features);
         const tail = scene.labels.slice(start + WINDOW - LABEL_SPAN, start + WINDOW);
         const label = Uint8Array.from(SYNTHETIC_EVENTS, (e) => (tail.filter((l) => l.includes(e)).length >= LABEL_MIN ? 1 : 0));
-        SYNTHETIC_EVENTS.forEach((e, i) => (positives[e] += label[i]));
+        SYNTHETIC_EVENTS.forEach((e, i) => (positives[e]! += label[i]!));
         writeSync(xFile, new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
         writeSync(yFile, label);
       }

@@ -6,10 +6,9 @@ import type { Config } from './config.js';
 import type { Logger } from './shared/log.js';
 import { createMetrics } from './metrics.js';
 import { EventLog } from './events/event-log.js';
-import { readModelMeta } from './shared/model-meta.js';
-import { MicroBatcher } from './inference/batcher.js';
 import { createAnalyzeBodyParser } from './inference/analyze-body.js';
-import { InferencePool } from './inference/pool.js';
+import type { PackedWindow } from './inference/analysis.js';
+import { ModelRegistry, type ReloadOutcome, type ServedModel } from './inference/model-registry.js';
 import { HttpServer, UWS_IS_NATIVE } from './http/server.js';
 import { buildOpenApi } from './http/openapi.js';
 import type { RouteSpec } from './http/route.js';
@@ -19,6 +18,7 @@ import { eventRoutes } from './http/routes/event.js';
 import { kakaoDebugRoutes } from './http/routes/kakao-debug.js';
 import { healthRoutes, type Readiness } from './http/routes/health.js';
 import { metricsRoutes } from './http/routes/metrics.js';
+import { modelRoutes } from './http/routes/models.js';
 import { corsPolicy } from './http/reply.js';
 import { mountStreamSocket } from './http/stream-socket.js';
 import { streamDocs } from './http/stream-docs.js';
@@ -29,8 +29,10 @@ import { WatchService } from './watch/watch-service.js';
 
 export interface RunningServer {
   port: number;
-  /** Resolves when every inference worker has its model; rejects if the model cannot load. */
+  /** Resolves when every inference worker has every model; rejects if one cannot load. */
   ready: Promise<void>;
+  /** Re-reads the model set and switches to it once loaded (SIGUSR2, POST /admin/models/reload). */
+  reloadModels(): Promise<ReloadOutcome>;
   /** Reopen the event log file (SIGHUP, after logrotate moved it). */
   reopenEventLog(): void;
   /** Stop accepting, finish in-flight work (bounded), write every pending event, close workers. Idempotent. */
@@ -44,41 +46,31 @@ export interface ServerSeams {
 
 export async function startServer(config: Readonly<Config>, logger: Logger, seams: ServerSeams = {}): Promise<RunningServer> {
   const metrics = createMetrics();
-  const meta = readModelMeta(config.model.path);
-  const model = { events: meta.events, thresholds: meta.thresholds, featureDim: meta.featureDim, windowSize: meta.windowSize };
-  const events = await EventLog.open({ events: config.events, kakao: config.kakao, logLevel: config.logLevel }, logger, metrics);
-  events.useLabels(meta.labels);
+  const models = new ModelRegistry({ config, logger, metrics, workerFile: seams.inferenceWorker });
+  const events = await EventLog.open({ events: config.events, kakao: config.kakao, logLevel: config.logLevel }, logger, metrics).catch(async (err: unknown) => {
+    await models.close();
+    throw err;
+  });
 
-  const pool = new InferencePool({
-    modelPath: config.model.path,
-    inference: config.inference,
-    logLevel: config.logLevel,
-    logger,
-    workerFile: seams.inferenceWorker,
-    onRunSeconds: (s) => metrics.inference.runTime.observe(s),
-  });
-  const batcher = new MicroBatcher((task) => pool.run(task), {
-    maxBatch: config.inference.maxBatch,
-    maxWaitMs: config.inference.maxWaitMs,
-    queueMax: config.inference.queueMax,
-    concurrency: config.inference.workers,
-    featureDim: meta.featureDim,
-    outputs: meta.events.length,
-  }, {
-    queueDepth: (depth) => metrics.inference.queueDepth.set(depth),
-    rejected: () => metrics.inference.rejected.inc(),
-    batchStarted: (size, waits) => {
-      metrics.inference.batchSize.observe(size);
-      for (const w of waits) metrics.inference.queueWait.observe(w);
-    },
-    batchFailed: (reason) => metrics.inference.failures.labels(reason).inc(),
-  });
+  // The fast decoder takes the set's windows; rebuilt when a reload changes them.
+  const bodyParser = (set: readonly ServedModel[]) => createAnalyzeBodyParser({ featureDim: set[0]!.featureDim, windowSizes: set.filter((m) => m.featureDim === set[0]!.featureDim).map((m) => m.windowSize) });
+  let parserFor = models.models;
+  let fastParse = bodyParser(parserFor);
+  const parseBody = (bytes: Buffer): PackedWindow | undefined => {
+    if (models.models !== parserFor) fastParse = bodyParser((parserFor = models.models));
+    return fastParse(bytes);
+  };
+
+  // Display labels of every served model's events (the first model's label wins); rebuilt after a reload.
+  let labelsFor = models.models;
+  let labels = mergedLabels(labelsFor);
+  const currentLabels = () => (models.models === labelsFor ? labels : (labels = mergedLabels((labelsFor = models.models))));
+  events.useLabels(currentLabels);
 
   const board = new CameraBoard();
   const streams = new StreamHub({
     observe: (camera, analysis) => board.analysis(camera, analysis.result.events, analysis.result.scores, analysis.result.thresholds),
-    model,
-    analyze: (frames, data) => batcher.submit(data, frames),
+    models,
     events,
     config: config.stream,
     metrics,
@@ -86,14 +78,11 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   });
 
   const decodedBodies = { fast: metrics.inference.decoded.labels('fast'), general: metrics.inference.decoded.labels('general') };
-  const modelUnavailable = (): string | null => {
-    const s = pool.status();
-    if (s.failure) return `the model failed to load: ${s.failure}`;
-    return s.loaded < s.expected ? `the model is loading (${s.loaded}/${s.expected} inference workers ready)` : null;
-  };
   const readiness = (): Readiness => {
-    const s = pool.status();
-    const reasons = [modelUnavailable(), events.readiness()].filter((r): r is string => r !== null);
+    const s = models.poolStatus();
+    const reasons = [models.unavailableReason(), events.readiness()].filter((r): r is string => r !== null);
+    const first = models.models[0]!;
+    const reload = models.lastReloadOutcome;
     return {
       ready: reasons.length === 0,
       body: {
@@ -101,7 +90,9 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
         ...(reasons.length ? { reasons } : {}),
         workers: { loaded: s.loaded, expected: s.expected },
         device: s.provider,
-        model: { path: config.model.path, events: meta.events, window_size: meta.windowSize, feature_dim: meta.featureDim },
+        model: { path: first.description.path, events: first.events, window_size: first.windowSize, feature_dim: first.featureDim },
+        models: models.models.map((m) => ({ name: m.name, version: m.version, window_size: m.windowSize, events: m.events })),
+        ...(reload ? { reload: { ok: reload.ok, at: reload.at, ...(reload.reason ? { reason: reload.reason } : {}) } } : {}),
         event_log: config.events.logPath,
       },
     };
@@ -113,7 +104,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     metrics,
     readiness: () => readiness().body,
     openStreams: () => streams.openStreams,
-    model: { events: meta.events, thresholds: meta.thresholds, labels: meta.labels },
+    model: () => ({ events: models.models[0]!.events, thresholds: models.models[0]!.thresholds, labels: currentLabels() }),
     keepRecent: config.events.keepRecent,
   });
 
@@ -121,12 +112,11 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   routes.push(
     ...healthRoutes(readiness),
     ...behaviorRoutes({
-      model,
-      analyze: (window) => batcher.submit(window.data, window.frames),
-      unavailableReason: modelUnavailable,
-      fastParse: createAnalyzeBodyParser(model),
+      models,
+      fastParse: parseBody,
       decoded: (decoder) => decodedBodies[decoder].inc(),
     }),
+    ...modelRoutes(models),
     ...eventRoutes(events, config.idempotency),
     ...kakaoDebugRoutes(events),
     ...metricsRoutes(metrics.registry),
@@ -134,7 +124,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       title: 'Behaviour anomaly detection backend',
       version: '1.0.0',
       description: 'Pose-feature windows in, per-event anomaly scores out; agent events, recent events and KakaoTalk alerts.',
-    }, streamDocs()), model),
+    }, streamDocs()), { windowSize: models.models[0]!.windowSize, featureDim: models.models[0]!.featureDim }),
     ...watchRoutes({ service: watch, board, token: config.watch.token, adminToken: config.http.adminToken, secureCookie: config.watch.publicUrl?.startsWith('https:') ?? false }),
   );
 
@@ -144,18 +134,18 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     port = await http.listen();
   } catch (err) {
     watch.close();
-    await Promise.all([pool.close(), events.close()]);
+    await Promise.all([models.close(), events.close()]);
     throw err;
   }
   if (!UWS_IS_NATIVE) logger.warn('uWebSockets.js native binary did not load for this Node.js version: running on its slow pure-JS fallback');
-  logger.info({ host: config.http.host, port, native: UWS_IS_NATIVE, workers: config.inference.workers, model: config.model.path }, 'listening');
+  logger.info({ host: config.http.host, port, native: UWS_IS_NATIVE, workers: config.inference.workers, models: models.models.map((m) => m.ref) }, 'listening');
   if (config.http.reusePort) {
     logger.warn({ port }, 'BACKEND_REUSE_PORT: this port may be shared with other processes; each keeps its own event log state (recent events, Idempotency-Keys, Kakao cooldowns), so /event/recent and retries see only this process\'s events');
   }
 
-  const ready = pool.ready.then(() => {
-    const s = pool.status();
-    logger.info({ device: s.provider, workers: s.loaded, events: meta.events, windowSize: meta.windowSize }, 'ready: every inference worker has its model');
+  const ready = models.ready.then(() => {
+    const s = models.poolStatus();
+    logger.info({ device: s.provider, workers: s.loaded, models: models.models.map((m) => ({ ...m.ref, window: m.windowSize, events: m.events })) }, 'ready: every inference worker has every model');
   });
 
   let shuttingDown: Promise<void> | null = null;
@@ -165,14 +155,21 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       http.stopListening();
       watch.close();
       streams.shutdown(); // active stream events END and are written before the log closes
-      batcher.close();
+      models.closeIntake();
       const drained = await http.drain(config.http.shutdownTimeoutMs);
       if (!drained) logger.warn({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timeout: some requests were still in flight');
       await events.close();
-      await pool.close();
+      await models.close();
       http.close();
       logger.info('shutdown complete');
     })());
 
-  return { port, ready, shutdown, reopenEventLog: () => events.reopen() };
+  return { port, ready, shutdown, reopenEventLog: () => events.reopen(), reloadModels: () => models.reload() };
+}
+
+/** Every served model's display labels in one map; where two models label one event, the first wins. */
+function mergedLabels(set: readonly ServedModel[]): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const model of [...set].reverse()) Object.assign(out, model.meta.labels);
+  return out;
 }

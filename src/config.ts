@@ -11,8 +11,8 @@ import { resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import dotenv from 'dotenv';
-import { modelPathProblem } from './shared/model-meta.js';
-import { BUNDLED_MODEL_PATH } from './shared/paths.js';
+import { listModelSet, ModelError, type ModelEntry } from './shared/model-meta.js';
+import { BUNDLED_MODELS_DIR } from './shared/paths.js';
 import { DEFAULT_EVENT_LOG, DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW, DEFAULT_STREAMS_PER_SOCKET } from './shared/defaults.js';
 import { INFERENCE_DEVICES, type InferenceDevice } from './contracts/inference.js';
 import { FSYNC_POLICIES, type EventsConfig, type KakaoConfig } from './contracts/writer.js';
@@ -36,7 +36,7 @@ export type AccessLogMode = (typeof ACCESS_LOG_MODES)[number];
 /** Every variable the server reads. Order here is the order of `.env.example`. */
 export const ENV_SCHEMA = Type.Object({
   // model and inference
-  MODEL_CHECKPOINT_PATH: OptStr('ONNX model file (metadata JSON beside it); empty = the bundled models/behavior_lstm.onnx'),
+  MODEL_CHECKPOINT_PATH: OptStr('the models to serve: an ONNX file (metadata JSON beside it), a directory (every *.onnx in it), or a comma-separated list of either; empty = the bundled models/ (window 16 and window 60)'),
   BACKEND_MODEL_CHECKPOINT_PATH: OptStr('alias of MODEL_CHECKPOINT_PATH (the seed\'s name); MODEL_CHECKPOINT_PATH wins'),
   BACKEND_INFERENCE_DEVICE: Enum(INFERENCE_DEVICES, 'auto', 'auto = CUDA provider when it loads, else CPU; cpu; cuda (fail if CUDA cannot load)'),
   BACKEND_INFERENCE_WORKERS: Int(0, 0, 256, 'inference worker threads; 0 = one per core but one (the main thread\'s), at least 1'),
@@ -106,8 +106,12 @@ export class ConfigError extends Error {
 }
 
 export interface ModelConfig {
-  /** Absolute path of the ONNX file; its metadata JSON sits beside it. */
-  path: string;
+  /** The set as configured (absolute paths of files and directories): re-read on every reload. */
+  sources: readonly string[];
+  /** The models it named at start (each file's metadata JSON sits beside it). */
+  models: readonly ModelEntry[];
+  /** The variable the set came from, for messages. */
+  variable: string;
 }
 
 export interface InferenceConfig {
@@ -199,9 +203,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 function buildConfig(e: Env, cwd: string): Config {
   const modelVar = e.MODEL_CHECKPOINT_PATH ? 'MODEL_CHECKPOINT_PATH' : 'BACKEND_MODEL_CHECKPOINT_PATH';
   const modelSetting = e.MODEL_CHECKPOINT_PATH || e.BACKEND_MODEL_CHECKPOINT_PATH;
-  const modelPath = modelSetting ? resolve(cwd, modelSetting) : BUNDLED_MODEL_PATH;
-  const modelProblem = modelPathProblem(modelPath);
-  if (modelProblem) throw new ConfigError(modelSetting ? modelVar : 'MODEL_CHECKPOINT_PATH', modelProblem);
+  const modelSources = modelSetting
+    ? modelSetting.split(',').map((p) => p.trim()).filter((p) => p.length > 0).map((p) => resolve(cwd, p))
+    : [BUNDLED_MODELS_DIR];
+  const variable = modelSetting ? modelVar : 'MODEL_CHECKPOINT_PATH';
+  if (modelSources.length === 0) throw new ConfigError(variable, `names no model (got ${JSON.stringify(modelSetting)})`);
+  let models: ModelEntry[];
+  try {
+    models = listModelSet(modelSources);
+  } catch (err) {
+    if (err instanceof ModelError) throw new ConfigError(variable, err.message);
+    throw err;
+  }
 
   for (const key of ['KAKAO_API_BASE_URL', 'KAKAO_AUTH_BASE_URL', 'ALERT_LINK_URL', 'BACKEND_PUBLIC_URL'] as const) {
     if (e[key] && !isHttpUrl(e[key])) throw new ConfigError(key, `not an http(s) URL (got ${JSON.stringify(e[key])})`);
@@ -214,7 +227,7 @@ function buildConfig(e: Env, cwd: string): Config {
   }
   const cores = availableParallelism();
   return {
-    model: { path: modelPath },
+    model: { sources: modelSources, models, variable },
     inference: {
       device: e.BACKEND_INFERENCE_DEVICE,
       // The main thread (HTTP, decoding, batching) needs a core of its own: measured, two workers on

@@ -56,11 +56,17 @@ process.on('SIGHUP', () => {
   logger.info('SIGHUP: reopening the event log');
   server?.reopenEventLog();
 });
+// SIGUSR2: re-read the model set (as POST /admin/models/reload); the outcome is logged by the reload.
+process.on('SIGUSR2', () => {
+  if (!server || stopSignal) return;
+  logger.info('SIGUSR2: reloading the models');
+  server.reloadModels().catch((err: unknown) => logger.error({ err }, 'model reload failed'));
+});
 
 try {
   server = await startServer(config, logger);
 } catch (err) {
-  if (err instanceof ModelError) refuseToStart(`MODEL_CHECKPOINT_PATH: ${err.message}`);
+  if (err instanceof ModelError) refuseToStart(`${config.model.variable}: ${err.message}`);
   refuseToStart((err as Error).message);
 }
 if (stopSignal) shutdownAndExit(server);
@@ -70,6 +76,6 @@ try {
 } catch (err) {
   if (!stopSignal) {
     await server.shutdown();
-    refuseToStart(`MODEL_CHECKPOINT_PATH: ${(err as Error).message}`);
+    refuseToStart(`${config.model.variable}: ${(err as Error).message}`);
   }
 }

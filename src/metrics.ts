@@ -17,13 +17,18 @@ export function createMetrics() {
       duration: new Histogram({ name: 'http_request_duration_seconds', help: 'Time from request to response, by route', labelNames: ['route'] as const, buckets: latencyBuckets, registers }),
     },
     inference: {
-      batchSize: new Histogram({ name: 'inference_batch_size', help: 'Windows per session.run', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers }),
-      queueDepth: new Gauge({ name: 'inference_queue_depth', help: 'Windows waiting for a worker', registers }),
-      queueWait: new Histogram({ name: 'inference_queue_wait_seconds', help: 'Time a window waits before its batch is sent to a worker', buckets: latencyBuckets, registers }),
-      runTime: new Histogram({ name: 'inference_run_seconds', help: 'session.run time per batch, measured in the worker', buckets: latencyBuckets, registers }),
+      requests: new Counter({ name: 'inference_requests_total', help: 'Windows submitted for inference (analyze requests and stream analyses), by model', labelNames: ['model'] as const, registers }),
+      batchSize: new Histogram({ name: 'inference_batch_size', help: 'Windows per session.run, by model', labelNames: ['model'] as const, buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers }),
+      queueDepth: new Gauge({ name: 'inference_queue_depth', help: 'Windows waiting for a worker, by model', labelNames: ['model'] as const, registers }),
+      queueWait: new Histogram({ name: 'inference_queue_wait_seconds', help: 'Time a window waits before its batch is sent to a worker, by model', labelNames: ['model'] as const, buckets: latencyBuckets, registers }),
+      runTime: new Histogram({ name: 'inference_run_seconds', help: 'session.run time per batch, measured in the worker, by model', labelNames: ['model'] as const, buckets: latencyBuckets, registers }),
       rejected: new Counter({ name: 'inference_rejected_total', help: 'Windows refused because the queue was full', registers }),
       failures: new Counter({ name: 'inference_failures_total', help: 'Batches that failed (error or worker crash)', labelNames: ['reason'] as const, registers }),
       decoded: new Counter({ name: 'analyze_bodies_decoded_total', help: 'Analyze bodies by decoder: fast (straight from the bytes) or general (JSON.parse + schema)', labelNames: ['decoder'] as const, registers }),
+    },
+    models: {
+      info: new Gauge({ name: 'model_info', help: 'The models served: 1 per (model, version) taking requests', labelNames: ['model', 'version'] as const, registers }),
+      reloads: new Counter({ name: 'model_reloads_total', help: 'Model set reloads by outcome: ok, or failed (the previous set kept serving)', labelNames: ['outcome'] as const, registers }),
     },
     events: {
       written: new Counter({ name: 'event_log_lines_written_total', help: 'Event records written to the JSONL log', registers }),

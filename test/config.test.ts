@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import dotenv from 'dotenv';
 import { ConfigError, ENV_SCHEMA, loadConfig } from '../src/config.js';
-import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/shared/paths.js';
+import { BUNDLED_MODEL_PATH, BUNDLED_MODELS_DIR, PROJECT_ROOT } from '../src/shared/paths.js';
 import { tempDir } from './support/temp-dir.js';
 
 /** A directory without .env (removed when the tests end). */
@@ -24,7 +24,8 @@ t.test('defaults', async (t) => {
   const c = loadConfig({}, empty());
   t.equal(c.http.port, 8000);
   t.equal(c.http.host, '0.0.0.0');
-  t.equal(c.model.path, BUNDLED_MODEL_PATH);
+  t.same(c.model.sources, [BUNDLED_MODELS_DIR], 'the bundled models/ directory');
+  t.same(c.model.models.map((m) => m.name), ['behavior_lstm', 'behavior_lstm_w60'], 'both bundled models');
   t.equal(c.events.keepRecent, 200);
   t.equal(c.kakao.apiBaseUrl, 'https://kapi.kakao.com');
   t.equal(c.kakao.buttonTitle, '확인하러 가기');
@@ -48,9 +49,9 @@ t.test('.env is read; the environment wins', async (t) => {
 
 t.test('the seed\'s model variable is an alias; MODEL_CHECKPOINT_PATH wins', async (t) => {
   const dir = empty();
-  t.equal(loadConfig({ BACKEND_MODEL_CHECKPOINT_PATH: BUNDLED_MODEL_PATH }, dir).model.path, BUNDLED_MODEL_PATH);
+  t.same(loadConfig({ BACKEND_MODEL_CHECKPOINT_PATH: BUNDLED_MODEL_PATH }, dir).model.sources, [BUNDLED_MODEL_PATH]);
   t.throws(() => loadConfig({ BACKEND_MODEL_CHECKPOINT_PATH: 'x.onnx' }, dir), /BACKEND_MODEL_CHECKPOINT_PATH: model file not found/);
-  t.equal(loadConfig({ MODEL_CHECKPOINT_PATH: BUNDLED_MODEL_PATH, BACKEND_MODEL_CHECKPOINT_PATH: 'x.onnx' }, dir).model.path, BUNDLED_MODEL_PATH);
+  t.same(loadConfig({ MODEL_CHECKPOINT_PATH: BUNDLED_MODEL_PATH, BACKEND_MODEL_CHECKPOINT_PATH: 'x.onnx' }, dir).model.sources, [BUNDLED_MODEL_PATH]);
 });
 
 t.test('bad values name the variable', async (t) => {

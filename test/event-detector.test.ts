@@ -60,9 +60,9 @@ t.test('each event has its own state; payloads come in model order', async (t) =
     [0.2, 0.8, 0.1],
   ]);
   t.same(out[0], []);
-  t.same(out[1].map((e) => `${e.type} ${e.event}`), ['START fall'], 'lying_still\'s run was broken by 0.6 < 0.7; flailing has one analysis over');
-  t.same(out[2].map((e) => `${e.type} ${e.event}`), ['START flailing'], 'two in a row for flailing; lying_still has one');
-  t.same(out[3].map((e) => `${e.type} ${e.event}`), ['END fall', 'START lying_still', 'END flailing'], 'several in one analysis, in model order');
+  t.same(out[1]!.map((e) => `${e.type} ${e.event}`), ['START fall'], 'lying_still\'s run was broken by 0.6 < 0.7; flailing has one analysis over');
+  t.same(out[2]!.map((e) => `${e.type} ${e.event}`), ['START flailing'], 'two in a row for flailing; lying_still has one');
+  t.same(out[3]!.map((e) => `${e.type} ${e.event}`), ['END fall', 'START lying_still', 'END flailing'], 'several in one analysis, in model order');
 });
 
 t.test('finish() ENDs every active event as stream_closed, dated at the close', async (t) => {
@@ -85,10 +85,10 @@ t.test('an END is never dated before its START', async (t) => {
 t.test('PROBS every probsEvery analyses, after the other events, with the top event', async (t) => {
   const d = detector({ events: ['fall', 'lying_still', 'flailing'], thresholds: [0.5, 0.5, 0.5], startAfter: 1, endAfter: 1, probsEvery: 2 });
   const out = feed(d, [[0.1, 0.2, 0.3], [0.6, 0.2, 0.6], [0.1, 0.1, 0.1], [0.2, 0.4, 0.3]]);
-  t.notOk(out[0].some((e) => e.type === 'PROBS'), 'not on the first analysis');
-  t.same(out[1].map((e) => e.type), ['START', 'START', 'PROBS'], 'on the second, last');
-  t.same(out[1].at(-1), { type: 'PROBS', ts: 101, frame_idx: 10, probs: { fall: 0.6, lying_still: 0.2, flailing: 0.6 }, top_event: 'fall', top_prob: 0.6 }, 'a tie goes to the first in model order');
-  t.notOk(out[2].some((e) => e.type === 'PROBS'));
+  t.notOk(out[0]!.some((e) => e.type === 'PROBS'), 'not on the first analysis');
+  t.same(out[1]!.map((e) => e.type), ['START', 'START', 'PROBS'], 'on the second, last');
+  t.same(out[1]!.at(-1), { type: 'PROBS', ts: 101, frame_idx: 10, probs: { fall: 0.6, lying_still: 0.2, flailing: 0.6 }, top_event: 'fall', top_prob: 0.6 }, 'a tie goes to the first in model order');
+  t.notOk(out[2]!.some((e) => e.type === 'PROBS'));
   t.match(out[3], [{ type: 'PROBS', top_event: 'lying_still', top_prob: 0.4 }]);
 
   const never = feed(detector({ probsEvery: 0 }), Array.from({ length: 20 }, () => [LO])).flat();

@@ -56,7 +56,8 @@ t.test('HTTP contract', async (t) => {
     const res = await analyze(good);
     t.equal(res.status, 200);
     const r = res.json;
-    t.same(Object.keys(r).sort(), ['anomaly_score', 'events', 'is_anomaly', 'normal_score', 'scores', 'thresholds']);
+    t.same(Object.keys(r), ['is_anomaly', 'normal_score', 'anomaly_score', 'events', 'scores', 'thresholds', 'model'], 'the seed\'s fields, in its order, then the model');
+    t.same(r.model, { name: 'behavior_lstm', version: String(meta.source.sha256).slice(0, 12) }, 'the model that scored it: name and shortened checkpoint sha256');
     t.same(r.events, meta.events);
     t.same(r.thresholds, meta.thresholds);
     t.equal(r.scores.length, meta.events.length);
@@ -111,7 +112,7 @@ t.test('HTTP contract', async (t) => {
   t.test('domain errors → 422 saying what was expected and what came', async (t) => {
     const cases: [unknown, RegExp][] = [
       [{ frames: [] }, /frames must not be empty/],
-      [analyzeBody(randomFrames(2, WINDOW - 1, DIM)), new RegExp(`expected ${WINDOW} frames .* got ${WINDOW - 1}`)],
+      [analyzeBody(randomFrames(2, WINDOW - 1, DIM)), new RegExp(`no model takes ${WINDOW - 1} frames: this server serves behavior_lstm \\(window 16\\), behavior_lstm_w60 \\(window 60\\)`)],
       [analyzeBody(randomFrames(3, WINDOW, DIM - 1)), new RegExp(`expected feature dimension ${DIM}, got ${DIM - 1}`)],
     ];
     const nonFinite = JSON.stringify(good).replace(/"features":\[[^,]+/, '"features":[1e999');
@@ -228,8 +229,8 @@ t.test('HTTP contract', async (t) => {
     const text = res.text;
     t.match(text, /http_requests_total\{route="behavior_analyze",status="200"\} \d+/);
     t.match(text, /http_requests_total\{route="behavior_analyze",status="422"\} \d+/);
-    t.match(text, /inference_batch_size_count \d+/);
-    t.match(text, /inference_queue_depth \d+/);
+    t.match(text, /inference_batch_size_count\{model="behavior_lstm"\} \d+/);
+    t.match(text, /inference_queue_depth\{model="behavior_lstm"\} \d+/);
   });
 
   t.test('still healthy after all of the above', async (t) => {

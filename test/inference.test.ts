@@ -22,19 +22,19 @@ t.test('a batch gives each window the result it gets alone', async (t) => {
 
   const alone: { scores: number[]; is_anomaly: boolean }[] = [];
   for (const body of bodies) alone.push((await client.post('/behavior/analyze', body)).json);
-  const batchesBefore = await metric(client, 'inference_batch_size_count');
-  const windowsBefore = await metric(client, 'inference_batch_size_sum');
+  const batchesBefore = await metric(client, 'inference_batch_size_count', { model: 'behavior_lstm' });
+  const windowsBefore = await metric(client, 'inference_batch_size_sum', { model: 'behavior_lstm' });
 
   const together = await Promise.all(bodies.map((body) => client.post('/behavior/analyze', body)));
-  const batches = (await metric(client, 'inference_batch_size_count')) - batchesBefore;
-  const windows = (await metric(client, 'inference_batch_size_sum')) - windowsBefore;
+  const batches = (await metric(client, 'inference_batch_size_count', { model: 'behavior_lstm' })) - batchesBefore;
+  const windows = (await metric(client, 'inference_batch_size_sum', { model: 'behavior_lstm' })) - windowsBefore;
 
   t.equal(windows, 40, 'every window went through the batcher');
   t.ok(batches < 40, `concurrent windows shared batches (${batches} batches for 40 windows)`);
   together.forEach((res, i) => {
     t.equal(res.status, 200);
-    res.json.scores.forEach((s: number, k: number) => t.ok(Math.abs(s - alone[i].scores[k]) < 1e-5, `window ${i} score ${k}`));
-    t.equal(res.json.is_anomaly, alone[i].is_anomaly);
+    res.json.scores.forEach((s: number, k: number) => t.ok(Math.abs(s - alone[i]!.scores[k]!) < 1e-5, `window ${i} score ${k}`));
+    t.equal(res.json.is_anomaly, alone[i]!.is_anomaly);
   });
 });
 

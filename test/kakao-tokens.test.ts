@@ -6,6 +6,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { inspect } from 'node:util';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { KakaoConfig } from '../src/contracts/writer.js';
@@ -142,4 +143,10 @@ t.test('token check: Kakao\'s answer and the tokens\' state, never a token; with
 
   const none = rig(t, {});
   t.same(await none.tokens.tokenCheck(), { ok: false, err: 'KAKAO_ACCESS_TOKEN not set' });
+});
+
+t.test('a logged or serialised token holder shows its state, never a token', async (t) => {
+  const { tokens } = rig(t, { accessToken: 'secret-access', restApiKey: 'rest-api-key', refreshToken: 'secret-refresh' });
+  for (const shown of [JSON.stringify(tokens), inspect(tokens, { depth: 5 }), JSON.stringify({ tokens })]) t.notMatch(shown, /secret-/);
+  t.match(JSON.stringify(tokens), /"state"/);
 });

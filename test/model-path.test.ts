@@ -37,21 +37,29 @@ t.test('a PyTorch checkpoint: says so and gives the export command', async (t) =
   t.throws(() => readModelMeta(join(dir, 'model.pt')), new ModelError(pt.replace(/^MODEL_CHECKPOINT_PATH: /, '')), 'the same from readModelMeta (the workers)');
 });
 
-t.test('a directory: says so and that a .onnx file is expected', async (t) => {
+t.test('a directory is a model set: one without models, and two models of one name, are refused', async (t) => {
   const dir = tempDir();
   mkdirSync(join(dir, 'models'));
   t.equal(refusal({ MODEL_CHECKPOINT_PATH: 'models' }, dir),
-    `MODEL_CHECKPOINT_PATH: ${join(dir, 'models')} is a directory; expected an ONNX model file (x.onnx, with x.json beside it)`);
-  t.throws(() => readModelMeta(join(dir, 'models')), /models is a directory; expected an ONNX model file/);
+    `MODEL_CHECKPOINT_PATH: ${join(dir, 'models')} is a directory without models; expected *.onnx files (each with its .json beside it)`);
+  t.throws(() => readModelMeta(join(dir, 'models')), /models is a directory; expected an ONNX model file/, 'readModelMeta still wants a file');
+  mkdirSync(join(dir, 'a'));
+  mkdirSync(join(dir, 'b'));
+  writeFileSync(join(dir, 'a', 'm.onnx'), 'x');
+  writeFileSync(join(dir, 'b', 'm.onnx'), 'x');
+  t.equal(refusal({ MODEL_CHECKPOINT_PATH: 'a, b' }, dir),
+    `MODEL_CHECKPOINT_PATH: two models named "m": ${join(dir, 'a', 'm.onnx')} and ${join(dir, 'b', 'm.onnx')} (a model's name is its file name without .onnx)`);
+  t.match(refusal({ MODEL_CHECKPOINT_PATH: 'a/m.onnx,model.pt' }, dir), /^MODEL_CHECKPOINT_PATH: no such file|model file not found: \S+model\.pt/, 'each entry of a list is checked');
 });
 
 t.test('the server refuses both with one line on stderr', async (t) => {
   const dir = tempDir();
   writeFileSync(join(dir, 'model.pt'), 'PK\x03\x04');
   mkdirSync(join(dir, 'models'));
+  writeFileSync(join(dir, 'models', 'lonely.onnx'), 'x');
   for (const [path, pattern] of [
     ['model.pt', /^startup refused: MODEL_CHECKPOINT_PATH: \S+model\.pt is a PyTorch checkpoint; .*`python3 models\/export_onnx\.py \S+model\.pt \S+model\.onnx`/],
-    ['models', /^startup refused: MODEL_CHECKPOINT_PATH: \S+models is a directory; expected an ONNX model file/],
+    ['models', /^startup refused: MODEL_CHECKPOINT_PATH: \S+lonely\.json: metadata file not found/],
   ] as const) {
     const child = spawnServer(testEnv(dir, { MODEL_CHECKPOINT_PATH: path }), dir);
     t.equal(await child.exited, 1, `${path}: exit status 1`);

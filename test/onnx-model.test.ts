@@ -33,7 +33,7 @@ async function checkParity(t: TestContext, model: OnnxModel, onnxPath: string): 
     t.equal(c.features.length, c.batch * c.frames * model.meta.featureDim, `case ${c.batch}x${c.frames}: input size`);
     const scores = await model.run(Float32Array.from(c.features), c.batch, c.frames);
     t.equal(scores.length, c.batch * model.meta.events.length, `case ${c.batch}x${c.frames}: one score per event per window`);
-    for (let i = 0; i < scores.length; i++) worst = Math.max(worst, Math.abs(scores[i] - c.scores[i]));
+    for (let i = 0; i < scores.length; i++) worst = Math.max(worst, Math.abs(scores[i]! - c.scores[i]!));
   }
   t.ok(worst <= TOLERANCE, `max |onnxruntime - torch| = ${worst}`);
   return worst;
@@ -69,7 +69,7 @@ t.test('the bundled model tells the events apart in scenes it never saw', async 
       computeFeatures(kp, window, data.subarray(i * window * FEATURE_DIM, (i + 1) * window * FEATURE_DIM));
     }
     const scores = await model.run(data, count, window);
-    const fired = (i: number, c: number): boolean => scores[i * 3 + c] >= model.meta.thresholds[c];
+    const fired = (i: number, c: number): boolean => scores[i * 3 + c]! >= model.meta.thresholds[c]!;
     // windows well inside one activity: the whole window and the one before it carry the same labels
     const inside = (i: number, event: string | undefined): boolean => {
       const labels = scene.labels.slice(Math.max(0, i * hop - window), i * hop + window);
@@ -79,7 +79,7 @@ t.test('the bundled model tells the events apart in scenes it never saw', async 
     const falseAlarms = normal.filter((i) => [0, 1, 2].some((c) => fired(i, c))).length;
     t.ok(falseAlarms <= 0.02 * normal.length, `seed ${seed}: ${falseAlarms} alarms in ${normal.length} normal windows`);
     SYNTHETIC_EVENTS.forEach((event, c) => {
-      const during = [...Array(count).keys()].filter((i) => scene.labels[i * hop + window - 1][0] === event);
+      const during = [...Array(count).keys()].filter((i) => scene.labels[i * hop + window - 1]![0] === event);
       const hits = during.filter((i) => fired(i, c)).length;
       t.ok(hits >= 0.6 * during.length && during.length > 0, `seed ${seed}: ${event} flagged in ${hits} of ${during.length} windows ending in it`);
     });

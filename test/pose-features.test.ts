@@ -26,7 +26,7 @@ t.test('matches the numpy pipeline on every fixture window (1e-5)', async (t) =>
     let worst = 0;
     let at = -1;
     for (let i = 0; i < got.length; i++) {
-      const diff = Math.abs(got[i] - c.features[i]);
+      const diff = Math.abs(got[i]! - c.features[i]!);
       if (!(diff <= worst)) {
         worst = diff;
         at = i;
@@ -49,7 +49,7 @@ t.test('the fixture exercises gaps, clipping and empty windows', async (t) => {
 });
 
 t.test('writes into a given buffer and leaves no NaN', async (t) => {
-  const c = fixture.cases[1];
+  const c = fixture.cases[1]!;
   const out = new Float32Array(c.frames * FEATURE_DIM + 5).fill(7);
   const returned = computeFeatures(keypointsOf(c), c.frames, out);
   t.equal(returned, out, 'returns the buffer it was given');
@@ -58,7 +58,7 @@ t.test('writes into a given buffer and leaves no NaN', async (t) => {
 });
 
 t.test('positions, velocities and angles do not depend on where the person stands or how big they look', async (t) => {
-  const c = fixture.cases[0];
+  const c = fixture.cases[0]!;
   const base = keypointsOf(c);
   const moved = Float64Array.from(base, (v, i) => {
     const coord = i % KEYPOINT_VALUES;
@@ -68,7 +68,7 @@ t.test('positions, velocities and angles do not depend on where the person stand
   const b = computeFeatures(moved, c.frames);
   let worst = 0;
   for (let f = 0; f < c.frames; f++) {
-    for (let i = 0; i < 136; i++) worst = Math.max(worst, Math.abs(a[f * FEATURE_DIM + i] - b[f * FEATURE_DIM + i]));
+    for (let i = 0; i < 136; i++) worst = Math.max(worst, Math.abs(a[f * FEATURE_DIM + i]! - b[f * FEATURE_DIM + i]!));
   }
   t.ok(worst < 1e-4, `shift and scale change the first 136 features by ${worst}`);
 });

@@ -92,7 +92,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const body = analyzeBody(randomFrames(3, meta.windowSize || 16, meta.featureDim));
     const inFlight = Promise.all(Array.from({ length: 4 }, () => client.post('/behavior/analyze', body)));
     // Every request has reached the batcher (waiting in its queue, or in the batch that left it).
-    const taken = (text: string) => metricSample(text, 'inference_queue_depth') + metricSample(text, 'inference_queue_wait_seconds_count');
+    const taken = (text: string) => metricSample(text, 'inference_queue_depth', { model: 'behavior_lstm' }) + metricSample(text, 'inference_queue_wait_seconds_count', { model: 'behavior_lstm' });
     await waitFor(async () => taken((await client.get('/metrics')).text) === 4, 'the four requests to be taken');
     child.proc.kill(signal);
     const results = await inFlight;

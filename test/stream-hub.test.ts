@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/shared/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { StreamHub, type StreamPeer } from '../src/streams/stream-hub.js';
+import type { ServedModel } from '../src/inference/model-registry.js';
 import { encodeBinaryFrame } from '../src/shared/stream-frame-encoding.js';
 import { tempDir } from './support/temp-dir.js';
 
@@ -28,9 +29,9 @@ class TestPeer implements StreamPeer {
 /** A hub over a model of `events` (featureDim 2, window 2) with one stream 'cam' open at stride 1. */
 function openStream(env: Record<string, string>, events: string[], analyze: () => Promise<Float32Array>) {
   const metrics = createMetrics();
+  const model = { name: 'm', version: 'v', ref: { name: 'm', version: 'v' }, events, thresholds: events.map(() => 0.5), featureDim: 2, windowSize: 2, submit: analyze } as unknown as ServedModel;
   const hub = new StreamHub({
-    model: { events, thresholds: events.map(() => 0.5), featureDim: 2, windowSize: 2 },
-    analyze,
+    models: { featureDim: 2, models: [model], get: (name: string) => (name === 'm' ? model : undefined), select: () => model },
     events: { append: async () => {} },
     // An explicit environment and a directory without .env: the developer's own settings stay out.
     config: loadConfig(env, tempDir()).stream,

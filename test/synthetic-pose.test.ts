@@ -19,9 +19,9 @@ const FALL_SCENE: SceneStep[] = [
 
 const frameOf = (kp: Float32Array, f: number): Float32Array => kp.subarray(f * STRIDE, (f + 1) * STRIDE);
 const point = (frame: Float32Array, k: number): { x: number; y: number; vis: number } => ({
-  x: frame[k * 4],
-  y: frame[k * 4 + 1],
-  vis: frame[k * 4 + 3],
+  x: frame[k * 4]!,
+  y: frame[k * 4 + 1]!,
+  vis: frame[k * 4 + 3]!,
 });
 const mid = (frame: Float32Array, a: number, b: number): { x: number; y: number } => ({
   x: (point(frame, a).x + point(frame, b).x) / 2,
@@ -98,7 +98,7 @@ t.test('a fall brings the body down and horizontal; lying still barely moves', a
   const speed = (from: number, to: number): number => {
     const feats = computeFeatures(keypoints.subarray(from * STRIDE, to * STRIDE), to - from);
     let sum = 0;
-    for (let f = 1; f < to - from; f++) for (let i = 66; i < 132; i++) sum += Math.abs(feats[f * FEATURE_DIM + i]);
+    for (let f = 1; f < to - from; f++) for (let i = 66; i < 132; i++) sum += Math.abs(feats[f * FEATURE_DIM + i]!);
     return sum / (to - from - 1);
   };
   t.ok(speed(62, 88) > 3 * speed(120, 170), `fall moves more than lying still (${speed(62, 88)} vs ${speed(120, 170)})`);
@@ -114,7 +114,7 @@ t.test('flailing moves the arms far more than standing or waving', async (t) => 
   const wristSpeed = (from: number, to: number): number => {
     const feats = computeFeatures(keypoints.subarray(from * STRIDE, to * STRIDE), to - from);
     let sum = 0;
-    for (let f = 1; f < to - from; f++) for (const i of [66 + 30, 66 + 31, 66 + 32, 66 + 33]) sum += Math.abs(feats[f * FEATURE_DIM + i]);
+    for (let f = 1; f < to - from; f++) for (const i of [66 + 30, 66 + 31, 66 + 32, 66 + 33]) sum += Math.abs(feats[f * FEATURE_DIM + i]!);
     return sum / (to - from - 1);
   };
   const stand = wristSpeed(10, 80);
@@ -147,6 +147,6 @@ t.test('life scripts: deterministic, about the asked length, events at about the
   t.ok(Math.abs(total - 600) < 1, `total ${total}s`);
   const events = script.filter((s) => s.activity === 'fall' || s.activity === 'flailing').length;
   t.ok(events >= 10 && events <= 30, `${events} events in 600 s`);
-  const breaks = script.filter((step, i) => i > 0 && POSTURE[step.activity].from !== POSTURE[script[i - 1].activity].to);
+  const breaks = script.filter((step, i) => i > 0 && POSTURE[step.activity].from !== POSTURE[script[i - 1]!.activity].to);
   t.same(breaks, [], 'every step starts in the posture the previous one ended in');
 });

@@ -37,7 +37,7 @@ export async function measureCeiling(options: CeilingOptions): Promise<CeilingPo
   assertBuilt();
   const frames = readModelMeta(options.modelPath).windowSize || 16;
   const windows = analysisWindows(frames, 64);
-  const init: InferenceWorkerInit = { modelPath: options.modelPath, device: 'cpu', intraOpThreads: options.intraOpThreads, logLevel: 'warn' };
+  const init: InferenceWorkerInit = { models: [{ name: 'model', path: options.modelPath }], device: 'cpu', intraOpThreads: options.intraOpThreads, logLevel: 'warn' };
   const pool = new Piscina<BatchTask, BatchOutcome>({
     filename: pathToFileURL(BUILT_INFERENCE_WORKER).href,
     minThreads: options.workers,
@@ -83,11 +83,11 @@ function modelsLoaded(pool: Piscina, workers: number, timeoutMs = 60_000): Promi
 
 /** A few distinct batches of real windows, reused in turn (each run copies its input, nothing is moved). */
 function prebuiltBatches(windows: Float32Array[], batch: number, frames: number): BatchTask[] {
-  const size = windows[0].length;
+  const size = windows[0]!.length;
   return Array.from({ length: 4 }, (_, k) => {
     const data = new Float32Array(batch * size);
-    for (let i = 0; i < batch; i++) data.set(windows[(k * batch + i) % windows.length], i * size);
-    return { batch, frames, data };
+    for (let i = 0; i < batch; i++) data.set(windows[(k * batch + i) % windows.length]!, i * size);
+    return { model: 'model', batch, frames, data };
   });
 }
 
@@ -100,7 +100,7 @@ async function drive(pool: Piscina<BatchTask, BatchOutcome>, tasks: BatchTask[],
   let next = 0;
   const lane = async () => {
     while (performance.now() < deadline) {
-      const task = tasks[next++ % tasks.length];
+      const task = tasks[next++ % tasks.length]!;
       const outcome = await pool.run(task);
       if (!outcome.ok) throw new Error(outcome.error.message);
       windowsDone += task.batch;

@@ -43,7 +43,9 @@ export const ReadyResponse = Type.Object(
     reasons: Type.Optional(Type.Array(Type.String())),
     workers: Type.Optional(Type.Object({ loaded: Type.Integer(), expected: Type.Integer() })),
     device: Type.Optional(Nullable(Type.String(), { description: 'onnxruntime execution provider in use: cuda or cpu' })),
-    model: Type.Optional(Type.Object({ path: Type.String(), events: Type.Array(Type.String()), window_size: Type.Integer(), feature_dim: Type.Integer() })),
+    model: Type.Optional(Type.Object({ path: Type.String(), events: Type.Array(Type.String()), window_size: Type.Integer(), feature_dim: Type.Integer() }, { description: 'the first model of the set (as before several were served)' })),
+    models: Type.Optional(Type.Array(Type.Object({ name: Type.String(), version: Type.String(), window_size: Type.Integer(), events: Type.Array(Type.String()) }))),
+    reload: Type.Optional(Type.Object({ ok: Type.Boolean(), at: Type.String(), reason: Type.Optional(Type.String()) }, { description: 'the last model reload, once there has been one' })),
     event_log: Type.Optional(Nullable(Type.String())),
   },
   { title: 'ReadyResponse' },
@@ -65,11 +67,20 @@ export const Frame = Type.Object(
 );
 
 export const AnalyzeRequest = Type.Object(
-  { frames: Type.Array(Frame, { description: 'the window, oldest frame first; as many frames as the model\'s window' }) },
+  {
+    frames: Type.Array(Frame, { description: 'the window, oldest frame first; as many frames as the model\'s window' }),
+    model: Type.Optional(Nullable(Type.String(), { description: 'the model to score it (GET /models); default: the one whose window is this many frames. The query\'s ?model= wins' })),
+  },
   // The example (a window of zeros in the loaded model's shape) is set when /openapi.json is built.
   { title: 'AnalyzeRequest' },
 );
 export type AnalyzeRequest = Static<typeof AnalyzeRequest>;
+
+export const AnalyzeQuery = Type.Object(
+  { model: Type.Optional(Type.String({ description: 'the model to score the window (GET /models); default: the one whose window is this many frames' })) },
+  { title: 'AnalyzeQuery' },
+);
+export type AnalyzeQuery = Static<typeof AnalyzeQuery>;
 
 export const AnalyzeResponse = Type.Object(
   {
@@ -79,6 +90,7 @@ export const AnalyzeResponse = Type.Object(
     events: Type.Array(Type.String()),
     scores: Type.Array(Type.Number({ description: 'sigmoid score per event, aligned with events' })),
     thresholds: Type.Array(Type.Number()),
+    model: Type.Optional(Type.Object({ name: Type.String(), version: Type.String({ description: 'the checkpoint\'s sha256, shortened' }) }, { description: 'the model that scored it' })),
   },
   { title: 'AnalyzeResponse' },
 );
@@ -183,4 +195,39 @@ export const SendTestRequest = Type.Object({ text: Type.Optional(Nullable(Type.S
 export const KakaoDebugResponse = Type.Object(
   { ok: Type.Boolean(), response: Type.Optional(Type.Unknown()), err: Type.Optional(Type.String()) },
   { title: 'KakaoDebugResponse', additionalProperties: true },
+);
+
+// ---- models ------------------------------------------------------------------------------
+
+export const ModelInfo = Type.Object(
+  {
+    name: Type.String({ description: 'the file name without .onnx' }),
+    version: Type.String({ description: 'the checkpoint\'s sha256, shortened' }),
+    events: Type.Array(Type.String()),
+    thresholds: Type.Array(Type.Number()),
+    window: Type.Integer({ description: 'frames per window; 0 = any length' }),
+    feature_dim: Type.Integer(),
+    input_name: Type.String(),
+    output_name: Type.String(),
+    device: Nullable(Type.String(), { description: 'onnxruntime execution provider: cuda or cpu' }),
+    loaded_at: Type.String({ description: 'when this version started taking requests (ISO 8601)' }),
+    path: Type.String(),
+    source: Type.Record(Type.String(), Type.Unknown(), { description: 'the sidecar\'s source block: checkpoint, sha256, exporter, exported_at, ...' }),
+  },
+  { title: 'ModelInfo' },
+);
+
+export const ModelList = Type.Object({ models: Type.Array(ModelInfo) }, { title: 'ModelList' });
+
+export const ReloadResponse = Type.Object(
+  {
+    status: Type.Union([Type.Literal('reloaded'), Type.Literal('failed')]),
+    at: Type.String(),
+    reason: Type.Optional(Type.String({ description: 'why the new set was refused; the previous one keeps serving' })),
+    models: Type.Array(Type.Object({ name: Type.String(), version: Type.String() }), { description: 'what serves now' }),
+    added: Type.Optional(Type.Array(Type.String())),
+    removed: Type.Optional(Type.Array(Type.String())),
+    changed: Type.Optional(Type.Array(Type.String())),
+  },
+  { title: 'ReloadResponse' },
 );

@@ -19,6 +19,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
+  /** A reload found a model set it cannot serve (the previous set keeps serving). */
+  model_set_invalid: 422,
   /** The model is not loaded (yet, or any more). */
   model_unavailable: 503,
   /** The inference queue is full: try again shortly. */

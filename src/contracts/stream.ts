@@ -21,7 +21,8 @@ export const StreamOpen = Type.Object(
     type: Type.Literal('open'),
     stream_id: StreamId,
     stride: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'frames between two analyses (default BACKEND_STREAM_STRIDE)' })),
-    window: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'frames per window; only for models without a fixed window' })),
+    model: Type.Optional(Type.String({ maxLength: 256, description: 'the model to analyse this stream (GET /models); default: the one whose window is the stream\'s window' })),
+    window: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'frames per window (default: the named model\'s, else BACKEND_STREAM_WINDOW); without a model, picks the model whose window it is' })),
     events: Type.Optional(Type.Boolean({ description: 'server-side START/END/PROBS events for this stream (default false)' })),
     probs_every: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'a PROBS event every N analyses (default BACKEND_STREAM_PROBS_EVERY; 0 = none)' })),
     session_id: OptionalString('session_id of the events this stream writes (default: the stream_id)'),
@@ -62,6 +63,7 @@ export const StreamOpened = Type.Object(
     events: Type.Boolean(),
     probs_every: Type.Integer(),
     session_id: Type.String(),
+    model: Type.Optional(Type.String({ description: 'the model that analyses it now (a reload may move it to a new version; each analysis names it)' })),
   },
   { title: 'StreamOpened' },
 );

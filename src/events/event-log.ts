@@ -25,21 +25,21 @@ export const RECENT_ANSWER_MAX_CHARS = 4 * 1024 * 1024;
 export type EventLogOptions = WriterInit;
 
 export class EventLog {
-  readonly #client: WriterClient;
-  readonly #recent: RecentEvents;
-  readonly #kakaoGraceMs: number;
-  readonly #maxEventBytes: number;
+  private readonly client: WriterClient;
+  private readonly recent: RecentEvents;
+  private readonly kakaoGraceMs: number;
+  private readonly maxEventBytes: number;
 
   private readonly watchers = new Set<EventWatcher>();
-  /** Display labels of event names (the model's `labels`), put on each memo. */
-  private labels: Readonly<Record<string, string>> = {};
+  /** Display labels of event names (the models' `labels`), put on each memo. */
+  private labels: () => Readonly<Record<string, string>> = () => ({});
 
   private constructor(client: WriterClient, recent: RecentEvents, kakaoGraceMs: number, maxEventBytes: number) {
-    this.#client = client;
+    this.client = client;
     client.onAlertOutcome = (outcome) => { for (const w of this.watchers) w.alertOutcome(outcome); };
-    this.#recent = recent;
-    this.#kakaoGraceMs = kakaoGraceMs;
-    this.#maxEventBytes = maxEventBytes;
+    this.recent = recent;
+    this.kakaoGraceMs = kakaoGraceMs;
+    this.maxEventBytes = maxEventBytes;
   }
 
   /** Starts the writer thread and refills the recent list from the log's tail. */
@@ -69,19 +69,19 @@ export class EventLog {
     const line = serializeRecord(record);
     // Bounds what one event costs everywhere it goes: the log, the recent list, every /event/recent answer.
     const bytes = Buffer.byteLength(line);
-    if (bytes > this.#maxEventBytes) {
-      return Promise.reject(new AppError('payload_too_large', `the event is ${bytes} bytes as a log line; the limit is ${this.#maxEventBytes} (BACKEND_EVENT_MAX_BYTES)`));
+    if (bytes > this.maxEventBytes) {
+      return Promise.reject(new AppError('payload_too_large', `the event is ${bytes} bytes as a log line; the limit is ${this.maxEventBytes} (BACKEND_EVENT_MAX_BYTES)`));
     }
-    const alert = options?.alert ? alertFor(record, this.labels) : null;
+    const alert = options?.alert ? alertFor(record, this.labels()) : null;
     // Acks settle in FIFO order, so the recent list keeps the log's order.
-    return this.#client.append(line, alert).then(() => {
-      this.#recent.push(line);
+    return this.client.append(line, alert).then(() => {
+      this.recent.push(line);
       for (const w of this.watchers) w.written(record, line, alert !== null);
     });
   }
 
-  /** The display labels memos name events by (the model's `labels`; {} = the names as they are). */
-  useLabels(labels: Readonly<Record<string, string>>): void {
+  /** Where memos get the display labels of event names (the models' `labels`; {} = the names as they are). */
+  useLabels(labels: () => Readonly<Record<string, string>>): void {
     this.labels = labels;
   }
 
@@ -96,32 +96,32 @@ export class EventLog {
    * (floats keep their Python form); only the newest that fit in RECENT_ANSWER_MAX_CHARS.
    */
   recentJson(limit: number): string {
-    return this.#recent.lastJson(limit, RECENT_ANSWER_MAX_CHARS);
+    return this.recent.lastJson(limit, RECENT_ANSWER_MAX_CHARS);
   }
 
   /** Null while the log is writable, else the reason (for /ready). */
   readiness(): string | null {
-    return this.#client.readiness();
+    return this.client.readiness();
   }
 
   /** {ok:true, response:<user/me body>, token:{…}} or {ok:false, err, token?}; never contains a token. */
   kakaoTokenCheck(): Promise<Record<string, unknown>> {
-    return this.#client.kakaoCall({ kind: 'token-check' });
+    return this.client.kakaoCall({ kind: 'token-check' });
   }
 
   /** {ok: result_code === 0, response} or {ok:false, err, response?}. */
   kakaoSendTest(text: string): Promise<Record<string, unknown>> {
-    return this.#client.kakaoCall({ kind: 'send-test', text });
+    return this.client.kakaoCall({ kind: 'send-test', text });
   }
 
   /** Reopens the log file (SIGHUP, after logrotate moved it). */
   reopen(): void {
-    this.#client.reopen();
+    this.client.reopen();
   }
 
   /** Refuses new appends (shutting_down), writes every pending line, gives Kakao work up to kakaoGraceMs (default: one Kakao timeout), stops the thread. */
   close(options?: { kakaoGraceMs?: number }): Promise<void> {
-    return this.#client.close(options?.kakaoGraceMs ?? this.#kakaoGraceMs);
+    return this.client.close(options?.kakaoGraceMs ?? this.kakaoGraceMs);
   }
 }
 

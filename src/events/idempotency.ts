@@ -21,7 +21,7 @@ interface Entry<T> {
 }
 
 export class IdempotencyKeys<T> {
-  readonly #entries = new Map<string, Entry<T>>();
+  private readonly entries = new Map<string, Entry<T>>();
 
   constructor(
     private readonly windowMs: number,
@@ -30,7 +30,7 @@ export class IdempotencyKeys<T> {
   ) {}
 
   get size(): number {
-    return this.#entries.size;
+    return this.entries.size;
   }
 
   /**
@@ -38,32 +38,32 @@ export class IdempotencyKeys<T> {
    * that fails is forgotten (nothing was written), so the client's retry runs it again.
    */
   run(key: string, fingerprint: string, work: () => Promise<T>): Promise<T> {
-    this.#forgetExpired();
-    const known = this.#entries.get(key);
+    this.forgetExpired();
+    const known = this.entries.get(key);
     if (known) {
       if (known.fingerprint !== fingerprint) {
         return Promise.reject(new AppError('idempotency_key_reused', 'this Idempotency-Key was already used with a different request'));
       }
       return known.answer;
     }
-    if (this.#entries.size >= this.maxKeys) this.#entries.delete(this.#entries.keys().next().value!);
+    if (this.entries.size >= this.maxKeys) this.entries.delete(this.entries.keys().next().value!);
     const entry: Entry<T> = { fingerprint, expiresAt: this.now() + this.windowMs, answer: work(), settled: false };
-    this.#entries.set(key, entry);
+    this.entries.set(key, entry);
     entry.answer.then(
       () => (entry.settled = true),
       () => {
-        if (this.#entries.get(key) === entry) this.#entries.delete(key);
+        if (this.entries.get(key) === entry) this.entries.delete(key);
       },
     );
     return entry.answer;
   }
 
   /** Entries are in insertion order, so expired ones sit at the front; one still in flight stays. */
-  #forgetExpired(): void {
+  private forgetExpired(): void {
     const now = this.now();
-    for (const [key, entry] of this.#entries) {
+    for (const [key, entry] of this.entries) {
       if (entry.expiresAt > now || !entry.settled) return;
-      this.#entries.delete(key);
+      this.entries.delete(key);
     }
   }
 }

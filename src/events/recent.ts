@@ -11,23 +11,23 @@ export interface RefillReport {
 }
 
 export class RecentEvents {
-  readonly #capacity: number;
-  readonly #lines: string[] = [];
+  private readonly capacity: number;
+  private readonly lines: string[] = [];
   /** Index of the oldest entry once the ring is full. */
-  #start = 0;
+  private start = 0;
 
   constructor(capacity: number) {
-    this.#capacity = Math.max(0, Math.floor(capacity));
+    this.capacity = Math.max(0, Math.floor(capacity));
   }
 
   push(line: string): void {
-    if (this.#capacity === 0) return;
-    if (this.#lines.length < this.#capacity) {
-      this.#lines.push(line);
+    if (this.capacity === 0) return;
+    if (this.lines.length < this.capacity) {
+      this.lines.push(line);
       return;
     }
-    this.#lines[this.#start] = line;
-    this.#start = (this.#start + 1) % this.#capacity;
+    this.lines[this.start] = line;
+    this.start = (this.start + 1) % this.capacity;
   }
 
   /**
@@ -35,13 +35,13 @@ export class RecentEvents {
    * Only the newest records whose lines fit in `maxChars` are included, so one answer stays bounded.
    */
   lastJson(limit: number, maxChars = Infinity): string {
-    const lines = this.#lines;
+    const lines = this.lines;
     const wanted = Math.min(Math.floor(limit), lines.length);
     if (!(wanted > 0)) return '[]';
     const out: string[] = [];
     let chars = 2;
     for (let i = 0; i < wanted; i++) {
-      const line = lines[(this.#start + lines.length - 1 - i) % lines.length]!;
+      const line = lines[(this.start + lines.length - 1 - i) % lines.length]!;
       chars += line.length + 2;
       if (chars > maxChars) break;
       out.push(line);

@@ -38,34 +38,34 @@ export interface AlertOutcome {
 const CLOSE_MARGIN_MS = 10_000;
 
 export class WriterClient {
-  readonly #worker: Worker;
-  readonly #logger: Logger;
-  readonly #metrics: Metrics;
-  readonly #backlogMax: number;
-  /** FIFO of appends not yet acknowledged; `#head` avoids O(n) shifts. */
-  #pending: PendingAppend[] = [];
-  #head = 0;
-  #nextSeq = 1;
-  #batchLines: string[] = [];
-  #batchAlerts: AlertRequest[] = [];
-  #problem: string | null;
-  #closing: Promise<void> | null = null;
-  #stopped = false;
-  #nextCallId = 1;
-  readonly #calls = new Map<number, (body: Record<string, unknown>) => void>();
-  #onClosed: (() => void) | null = null;
+  private readonly worker: Worker;
+  private readonly logger: Logger;
+  private readonly metrics: Metrics;
+  private readonly backlogMax: number;
+  /** FIFO of appends not yet acknowledged; `head` avoids O(n) shifts. */
+  private pending: PendingAppend[] = [];
+  private head = 0;
+  private nextSeq = 1;
+  private batchLines: string[] = [];
+  private batchAlerts: AlertRequest[] = [];
+  private problem: string | null;
+  private closing: Promise<void> | null = null;
+  private stopped = false;
+  private nextCallId = 1;
+  private readonly calls = new Map<number, (body: Record<string, unknown>) => void>();
+  private onClosed: (() => void) | null = null;
   /** Told what became of each END's memo (the writer thread reports it by event_id). */
   onAlertOutcome: ((outcome: AlertOutcome) => void) | null = null;
 
   private constructor(worker: Worker, problem: string | null, backlogMax: number, logger: Logger, metrics: Metrics) {
-    this.#worker = worker;
-    this.#problem = problem;
-    this.#backlogMax = backlogMax;
-    this.#logger = logger;
-    this.#metrics = metrics;
-    worker.on('message', (message: WriterOut) => this.#onMessage(message));
-    worker.on('error', (err) => this.#onStopped(`event writer thread failed: ${err.message}`));
-    worker.on('exit', (code) => this.#onStopped(`event writer thread exited (code ${code})`));
+    this.worker = worker;
+    this.problem = problem;
+    this.backlogMax = backlogMax;
+    this.logger = logger;
+    this.metrics = metrics;
+    worker.on('message', (message: WriterOut) => this.onMessage(message));
+    worker.on('error', (err) => this.onStopped(`event writer thread failed: ${err.message}`));
+    worker.on('exit', (code) => this.onStopped(`event writer thread exited (code ${code})`));
   }
 
   /** Starts the writer thread and waits until it has read the log's tail and opened the log. */
@@ -92,161 +92,161 @@ export class WriterClient {
 
   /** Resolves once `line` is written; rejects with AppError event_backlog_full | event_log_unavailable | shutting_down. */
   append(line: string, alert: AlertRequest | null): Promise<void> {
-    if (this.#closing) return Promise.reject(new AppError('shutting_down', 'the server is shutting down'));
-    if (this.#stopped) return Promise.reject(new AppError('event_log_unavailable', this.#problem ?? 'event writer stopped'));
-    const waiting = this.#pending.length - this.#head;
-    if (waiting >= this.#backlogMax) {
+    if (this.closing) return Promise.reject(new AppError('shutting_down', 'the server is shutting down'));
+    if (this.stopped) return Promise.reject(new AppError('event_log_unavailable', this.problem ?? 'event writer stopped'));
+    const waiting = this.pending.length - this.head;
+    if (waiting >= this.backlogMax) {
       return Promise.reject(new AppError('event_backlog_full', `event log backlog is full (${waiting} events waiting); try again shortly`));
     }
-    if (this.#batchLines.length === 0) setImmediate(() => this.#postBatch());
-    this.#batchLines.push(line);
-    if (alert) this.#batchAlerts.push(alert);
-    const seq = this.#nextSeq++;
+    if (this.batchLines.length === 0) setImmediate(() => this.postBatch());
+    this.batchLines.push(line);
+    if (alert) this.batchAlerts.push(alert);
+    const seq = this.nextSeq++;
     const promise = new Promise<void>((resolve, reject) => {
-      this.#pending.push({ seq, at: performance.now(), resolve, reject });
+      this.pending.push({ seq, at: performance.now(), resolve, reject });
     });
-    this.#metrics.events.backlog.set(waiting + 1);
+    this.metrics.events.backlog.set(waiting + 1);
     return promise;
   }
 
   /** Null while the log is writable, else why not (for /ready). */
   readiness(): string | null {
-    return this.#problem;
+    return this.problem;
   }
 
   /** Reopens the log file in order with the appends (SIGHUP after logrotate). */
   reopen(): void {
-    if (this.#closing || this.#stopped) return;
-    this.#postBatch();
-    this.#worker.postMessage({ type: 'reopen' });
+    if (this.closing || this.stopped) return;
+    this.postBatch();
+    this.worker.postMessage({ type: 'reopen' });
   }
 
   /** A Kakao debug call answered by the writer thread (it holds the tokens). */
   kakaoCall(call: KakaoDebugCall): Promise<Record<string, unknown>> {
-    if (this.#stopped) return Promise.resolve({ ok: false, err: 'event writer stopped' });
-    const id = this.#nextCallId++;
+    if (this.stopped) return Promise.resolve({ ok: false, err: 'event writer stopped' });
+    const id = this.nextCallId++;
     return new Promise((resolve) => {
-      this.#calls.set(id, resolve);
-      this.#worker.postMessage({ type: 'kakao-call', id, call });
+      this.calls.set(id, resolve);
+      this.worker.postMessage({ type: 'kakao-call', id, call });
     });
   }
 
   /** Stops taking appends, waits for every pending line to be written, gives Kakao up to kakaoGraceMs, stops the thread. */
   close(kakaoGraceMs: number): Promise<void> {
-    this.#closing ??= this.#close(kakaoGraceMs);
-    return this.#closing;
+    this.closing ??= this.doClose(kakaoGraceMs);
+    return this.closing;
   }
 
-  async #close(kakaoGraceMs: number): Promise<void> {
-    if (!this.#stopped) {
-      this.#postBatch();
-      const closed = new Promise<void>((resolve) => { this.#onClosed = resolve; });
-      this.#worker.postMessage({ type: 'close', kakaoGraceMs });
+  private async doClose(kakaoGraceMs: number): Promise<void> {
+    if (!this.stopped) {
+      this.postBatch();
+      const closed = new Promise<void>((resolve) => { this.onClosed = resolve; });
+      this.worker.postMessage({ type: 'close', kakaoGraceMs });
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, kakaoGraceMs + CLOSE_MARGIN_MS); });
       await Promise.race([closed, timedOut]);
       clearTimeout(timer);
     }
-    this.#stopped = true;
-    this.#failPending(new AppError('event_log_unavailable', 'event writer stopped before writing this event'));
-    await this.#worker.terminate();
+    this.stopped = true;
+    this.failPending(new AppError('event_log_unavailable', 'event writer stopped before writing this event'));
+    await this.worker.terminate();
   }
 
-  #postBatch(): void {
-    const count = this.#batchLines.length;
+  private postBatch(): void {
+    const count = this.batchLines.length;
     if (count === 0) return;
-    const lines = `${this.#batchLines.join('\n')}\n`;
-    const alerts = this.#batchAlerts;
-    this.#batchLines = [];
-    this.#batchAlerts = [];
+    const lines = `${this.batchLines.join('\n')}\n`;
+    const alerts = this.batchAlerts;
+    this.batchLines = [];
+    this.batchAlerts = [];
     // A stopped thread takes nothing; its pending appends were already rejected.
-    if (!this.#stopped) this.#worker.postMessage({ type: 'append', seq: this.#nextSeq - 1, count, lines, alerts });
+    if (!this.stopped) this.worker.postMessage({ type: 'append', seq: this.nextSeq - 1, count, lines, alerts });
   }
 
-  #onMessage(message: WriterOut): void {
+  private onMessage(message: WriterOut): void {
     switch (message.type) {
       case 'written':
-        this.#settle(message.seq, null);
-        this.#metrics.events.written.inc(message.count);
-        this.#metrics.events.writeBatch.observe(message.count);
+        this.settle(message.seq, null);
+        this.metrics.events.written.inc(message.count);
+        this.metrics.events.writeBatch.observe(message.count);
         return;
       case 'failed':
-        this.#settle(message.seq, AppError.fromData(message.error));
-        this.#metrics.events.errors.inc();
+        this.settle(message.seq, AppError.fromData(message.error));
+        this.metrics.events.errors.inc();
         return;
       case 'health':
-        this.#problem = message.problem;
-        if (message.problem) this.#logger.error({ problem: message.problem }, 'event log is not writable');
-        else this.#logger.info('event log is writable again');
+        this.problem = message.problem;
+        if (message.problem) this.logger.error({ problem: message.problem }, 'event log is not writable');
+        else this.logger.info('event log is writable again');
         return;
       case 'kakao-count':
-        this.#count(message.counter, message.label);
+        this.count(message.counter, message.label);
         return;
       case 'kakao-reply':
-        this.#calls.get(message.id)?.(message.body);
-        this.#calls.delete(message.id);
+        this.calls.get(message.id)?.(message.body);
+        this.calls.delete(message.id);
         return;
       case 'alert-outcome':
         this.onAlertOutcome?.({ event_id: message.event_id, delivered: message.delivered, reason: message.reason });
         return;
       case 'closed':
-        this.#onClosed?.();
+        this.onClosed?.();
         return;
       case 'ready':
-        this.#logger.error('bug: the event writer thread said ready twice');
+        this.logger.error('bug: the event writer thread said ready twice');
         return;
       default: {
         // Compile-time exhaustiveness; at run time an unknown message is a bug to report, not to crash on.
         const unknown: never = message;
-        this.#logger.error({ message: unknown }, 'bug: unknown message from the event writer thread');
+        this.logger.error({ message: unknown }, 'bug: unknown message from the event writer thread');
       }
     }
   }
 
-  #count(counter: KakaoCounter, label: string): void {
-    const kakao = this.#metrics.kakao;
+  private count(counter: KakaoCounter, label: string): void {
+    const kakao = this.metrics.kakao;
     if (counter === 'sends') kakao.sends.inc({ outcome: label });
     else if (counter === 'undelivered') kakao.undelivered.inc({ reason: label });
     else kakao.refreshes.inc({ outcome: label });
   }
 
   /** Settles, in order, every pending append up to `seq`. */
-  #settle(seq: number, error: AppError | null): void {
+  private settle(seq: number, error: AppError | null): void {
     const now = performance.now();
-    const pending = this.#pending;
-    let i = this.#head;
+    const pending = this.pending;
+    let i = this.head;
     for (; i < pending.length && pending[i]!.seq <= seq; i++) {
       const entry = pending[i]!;
       if (error) entry.reject(error);
       else {
-        this.#metrics.events.lag.observe((now - entry.at) / 1000);
+        this.metrics.events.lag.observe((now - entry.at) / 1000);
         entry.resolve();
       }
     }
-    this.#head = i;
+    this.head = i;
     // Compact once the settled prefix dominates, keeping each step amortised O(1).
-    if (this.#head > 1024 && this.#head * 2 > pending.length) {
-      this.#pending = pending.slice(this.#head);
-      this.#head = 0;
+    if (this.head > 1024 && this.head * 2 > pending.length) {
+      this.pending = pending.slice(this.head);
+      this.head = 0;
     }
-    this.#metrics.events.backlog.set(this.#pending.length - this.#head);
+    this.metrics.events.backlog.set(this.pending.length - this.head);
   }
 
-  #failPending(error: AppError): void {
-    const last = this.#pending[this.#pending.length - 1];
-    if (last && this.#head < this.#pending.length) this.#settle(last.seq, error);
-    for (const resolve of this.#calls.values()) resolve({ ok: false, err: 'event writer stopped' });
-    this.#calls.clear();
+  private failPending(error: AppError): void {
+    const last = this.pending[this.pending.length - 1];
+    if (last && this.head < this.pending.length) this.settle(last.seq, error);
+    for (const resolve of this.calls.values()) resolve({ ok: false, err: 'event writer stopped' });
+    this.calls.clear();
   }
 
-  #onStopped(reason: string): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
+  private onStopped(reason: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
     // Stopped while closing: nothing more will come, so the close need not wait out its timer.
-    this.#onClosed?.();
-    if (this.#closing) return;
-    this.#problem = reason;
-    this.#logger.error({ reason }, 'event writer thread stopped; events are refused');
-    this.#failPending(new AppError('event_log_unavailable', reason));
+    this.onClosed?.();
+    if (this.closing) return;
+    this.problem = reason;
+    this.logger.error({ reason }, 'event writer thread stopped; events are refused');
+    this.failPending(new AppError('event_log_unavailable', reason));
   }
 }

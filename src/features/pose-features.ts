@@ -51,17 +51,17 @@ export function computeFeatures(keypoints: ArrayLike<number>, frames: number, ou
     frameFeatures(keypoints, t * stride, work, row);
     // frame 0 is its own predecessor: velocity 0 (NaN when it is missing, filled like any gap)
     const prev = t > 0 ? row - FEATURE_DIM : row;
-    for (let i = 0; i < POSITION_DIM; i++) work[row + VELOCITY_OFFSET + i] = work[row + i] - work[prev + i];
+    for (let i = 0; i < POSITION_DIM; i++) work[row + VELOCITY_OFFSET + i] = work[row + i]! - work[prev + i]!;
   }
   fillGaps(work, frames);
-  for (let i = 0; i < size; i++) result[i] = Math.min(CLIP, Math.max(-CLIP, work[i]));
+  for (let i = 0; i < size; i++) result[i] = Math.min(CLIP, Math.max(-CLIP, work[i]!));
   return result;
 }
 
 /** Positions, angles and visibilities of one frame (the caller adds velocities). */
 function frameFeatures(kp: ArrayLike<number>, base: number, work: Float64Array, row: number): void {
-  const x = (k: number): number => kp[base + k * KEYPOINT_VALUES];
-  const y = (k: number): number => kp[base + k * KEYPOINT_VALUES + 1];
+  const x = (k: number): number => kp[base + k * KEYPOINT_VALUES]!;
+  const y = (k: number): number => kp[base + k * KEYPOINT_VALUES + 1]!;
   const hipX = (x(L_HIP) + x(R_HIP)) / 2;
   const hipY = (y(L_HIP) + y(R_HIP)) / 2;
   const dx = (x(L_SHOULDER) + x(R_SHOULDER)) / 2 - hipX;
@@ -70,10 +70,10 @@ function frameFeatures(kp: ArrayLike<number>, base: number, work: Float64Array, 
   for (let k = 0; k < KEYPOINT_COUNT; k++) {
     work[row + 2 * k] = (x(k) - hipX) / scale;
     work[row + 2 * k + 1] = (y(k) - hipY) / scale;
-    work[row + VISIBILITY_OFFSET + k] = kp[base + k * KEYPOINT_VALUES + 3];
+    work[row + VISIBILITY_OFFSET + k] = kp[base + k * KEYPOINT_VALUES + 3]!;
   }
   for (let j = 0; j < ANGLE_JOINTS.length; j++) {
-    const [a, b, c] = ANGLE_JOINTS[j];
+    const [a, b, c] = ANGLE_JOINTS[j]!;
     const ux = x(a) - x(b);
     const uy = y(a) - y(b);
     const vx = x(c) - x(b);
@@ -87,13 +87,13 @@ function fillGaps(work: Float64Array, frames: number): void {
   for (let t = 1; t < frames; t++) {
     const row = t * FEATURE_DIM;
     for (let i = 0; i < FEATURE_DIM; i++) {
-      if (Number.isNaN(work[row + i])) work[row + i] = work[row - FEATURE_DIM + i];
+      if (Number.isNaN(work[row + i])) work[row + i] = work[row - FEATURE_DIM + i]!;
     }
   }
   for (let t = frames - 2; t >= 0; t--) {
     const row = t * FEATURE_DIM;
     for (let i = 0; i < FEATURE_DIM; i++) {
-      if (Number.isNaN(work[row + i])) work[row + i] = work[row + FEATURE_DIM + i];
+      if (Number.isNaN(work[row + i])) work[row + i] = work[row + FEATURE_DIM + i]!;
     }
   }
   for (let i = 0; i < frames * FEATURE_DIM; i++) if (Number.isNaN(work[i])) work[i] = 0;

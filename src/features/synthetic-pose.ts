@@ -125,7 +125,7 @@ export class PoseSimulator {
     const needed = TRANSITIONS[this.posture][POSTURE[step.activity].from];
     if (needed.length > 0) {
       this.queue.unshift(step, ...needed.slice(1).map((a) => ({ activity: a, seconds: naturalSeconds(a, rng) })));
-      step = { activity: needed[0], seconds: naturalSeconds(needed[0], rng) };
+      step = { activity: needed[0]!, seconds: naturalSeconds(needed[0]!, rng) };
     }
     this.activity = step.activity;
     this.posture = POSTURE[step.activity].to;
@@ -161,7 +161,7 @@ export function lifeScript(seed: number, totalSec: number, eventEverySec: number
     nextEvent = t + eventEverySec * rng.uniform(0.5, 1.5);
   }
   // cut at totalSec: drop steps that would start after it, shorten the one that crosses it
-  while (steps.length > 1 && t - steps[steps.length - 1].seconds >= totalSec) t -= (steps.pop() as SceneStep).seconds;
+  while (steps.length > 1 && t - steps[steps.length - 1]!.seconds >= totalSec) t -= (steps.pop() as SceneStep).seconds;
   const last = steps[steps.length - 1];
   if (last && t > totalSec) last.seconds -= t - totalSec;
   return steps;

@@ -7,7 +7,14 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { BodyBuffers } from './body-buffers.js';
 import { JSON_TYPE, LARGE_BODY_BYTES, statusLine, writeResponse } from './reply.js';
-import type { EventStreamOut } from './route.js';
+
+/** An open text/event-stream answer. */
+export interface EventStreamOut {
+  /** Writes one chunk (whole `event:`/`data:` blocks); false when the client is gone or behind (the chunk is dropped). */
+  write(chunk: string): boolean;
+  /** Ends the answer (the client's EventSource reconnects). */
+  end(): void;
+}
 
 /** Unsent bytes on an event stream past which its chunks are dropped (the client is told to resync). */
 const EVENT_STREAM_MAX_BUFFERED = 256 * 1024;
@@ -38,6 +45,8 @@ export class Exchange {
   readonly allowOrigin: string | null;
   /** A HEAD request: answered with the headers only, so the next answer on the connection stays intact. */
   readonly headOnly: boolean;
+  /** The path's parameters (`/models/:name` → [name]), decoded; empty for a path without any. */
+  readonly params: readonly string[];
   aborted = false;
   answered = false;
   private onAbort: (() => void) | null = null;
@@ -53,6 +62,7 @@ export class Exchange {
     needsOrigin: boolean,
   ) {
     this.query = req.getQuery() ?? '';
+    this.params = path.includes('/:') ? pathParams(req, path) : NO_PARAMS;
     this.headOnly = req.getMethod() === 'head';
     const length = req.getHeader('content-length');
     this.contentLength = length ? Number(length) : -1;
@@ -190,4 +200,18 @@ export class Exchange {
     writeResponse(this.res, status, contentType, body, this.allowOrigin, headers, closeConnection, this.headOnly);
     return true;
   }
+}
+
+const NO_PARAMS: readonly string[] = [];
+
+function pathParams(req: HttpRequest, path: string): string[] {
+  const count = path.split('/').filter((part) => part.startsWith(':')).length;
+  return Array.from({ length: count }, (_, i) => {
+    const raw = req.getParameter(i) ?? '';
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return raw;
+    }
+  });
 }

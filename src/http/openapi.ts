@@ -41,10 +41,12 @@ export function buildOpenApi(routes: readonly RouteSpec<any, any>[], info: OpenA
       ),
     };
     if (route.body) operation.requestBody = { required: true, content: { [JSON_TYPE]: { schema: ref(route.body.schema) } } };
-    if (route.query) operation.parameters = queryParameters(route.query);
+    const pathParameters = [...route.paths[0]!.matchAll(/\/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    if (route.query || pathParameters.length) operation.parameters = [...pathParameters, ...(route.query ? queryParameters(route.query) : [])];
     if (route.admin) operation.security = [{ adminToken: [] }];
     if (route.paths.length > 1) operation.description = `Also served at ${route.paths.slice(1).join(', ')}.`;
-    const item = (paths[route.paths[0]!] ??= {});
+    // uWebSockets.js writes a path parameter as /:name, OpenAPI as /{name}.
+    const item = (paths[route.paths[0]!.replace(/\/:(\w+)/g, '/{$1}')] ??= {});
     item[route.method.toLowerCase()] = operation;
   }
 

@@ -3,7 +3,7 @@
  * and /openapi.json is generated from it, so a route is declared exactly once.
  */
 import type { TSchema } from '@sinclair/typebox';
-import type { Exchange } from './exchange.js';
+import type { EventStreamOut, Exchange } from './exchange.js';
 
 export type Method = 'GET' | 'POST';
 
@@ -20,14 +20,6 @@ export interface RouteResult {
    * the stream and returns what to do once the client has gone (or the server closed it).
    */
   stream?: (out: EventStreamOut) => () => void;
-}
-
-/** An open text/event-stream answer. */
-export interface EventStreamOut {
-  /** Writes one chunk (whole `event:`/`data:` blocks); false when the client is gone or behind (the chunk is dropped). */
-  write(chunk: string): boolean;
-  /** Ends the answer (the client's EventSource reconnects). */
-  end(): void;
 }
 
 export interface RouteContext<B, Q> {

@@ -177,13 +177,26 @@ function leadingZeros(b: Buffer, from: number, to: number): number {
   return i - from;
 }
 
-/** Builds the fast decoder for a model's window shape. */
-export function createAnalyzeBodyParser(shape: WindowShape): (bytes: Buffer) => PackedWindow | undefined {
+/** The windows the fast decoder takes: one feature count, and the frame counts of the served models (0 = any count). */
+export interface BodyShape {
+  featureDim: number;
+  windowSizes: readonly number[];
+}
+
+/**
+ * Builds the fast decoder for a model set's shape (or one model's). A body whose frame count no
+ * model of the set takes bails to the general path, which answers the exact 422.
+ */
+export function createAnalyzeBodyParser(shape: BodyShape | WindowShape): (bytes: Buffer) => PackedWindow | undefined {
   const dim = shape.featureDim;
-  const fixedFrames = shape.windowSize;
+  const sizes = 'windowSizes' in shape ? shape.windowSizes : [shape.windowSize];
+  const anyCount = sizes.includes(0);
+  // Ascending: the buffer starts at the smallest window and grows to the next one, so a body of a
+  // served window length is decoded into a buffer of exactly its size.
+  const windows = [...new Set(sizes.filter((n) => n > 0))].sort((a, b) => a - b);
   return (bytes) => {
     try {
-      return decode(new Scanner(bytes), dim, fixedFrames);
+      return decode(new Scanner(bytes), dim, windows, anyCount);
     } catch (err) {
       if (err === BAIL) return undefined;
       throw err;
@@ -191,18 +204,21 @@ export function createAnalyzeBodyParser(shape: WindowShape): (bytes: Buffer) => 
   };
 }
 
-function decode(s: Scanner, dim: number, fixedFrames: number): PackedWindow {
+function decode(s: Scanner, dim: number, windows: readonly number[], anyCount: boolean): PackedWindow {
   s.expect(Ch.OpenBrace);
   if (s.key() !== 'frames') throw BAIL;
   s.expect(Ch.OpenBracket);
-  let capacity = fixedFrames > 0 ? fixedFrames : 64;
+  let next = 0; // index in `windows` of the next size to grow to
+  let capacity = windows.length > 0 ? windows[next++]! : 64;
   let data = new Float32Array(capacity * dim);
   let frames = 0;
   if (!s.accept(Ch.CloseBracket)) {
     do {
       if (frames === capacity) {
-        if (fixedFrames > 0) throw BAIL; // too many frames: the general path reports it
-        capacity *= 2;
+        // More frames than this size: the next served window, else (window-0 models) double.
+        if (next < windows.length) capacity = windows[next++]!;
+        else if (anyCount) capacity *= 2;
+        else throw BAIL; // too many frames for any model: the general path reports it
         const grown = new Float32Array(capacity * dim);
         grown.set(data);
         data = grown;
@@ -215,8 +231,8 @@ function decode(s: Scanner, dim: number, fixedFrames: number): PackedWindow {
   s.expect(Ch.CloseBrace);
   s.ws();
   if (s.pos !== s.b.length) throw BAIL;
-  if (frames === 0 || (fixedFrames > 0 && frames !== fixedFrames)) throw BAIL;
-  return new PackedWindow(frames, fixedFrames > 0 ? data : data.slice(0, frames * dim));
+  if (frames === 0 || (!anyCount && !windows.includes(frames))) throw BAIL;
+  return new PackedWindow(frames, frames === capacity ? data : data.subarray(0, frames * dim));
 }
 
 function decodeFrame(s: Scanner, data: Float32Array, offset: number, dim: number): void {

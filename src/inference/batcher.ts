@@ -2,6 +2,7 @@
  * A dynamic batcher in the manner of Triton's: windows queue in FIFO order and leave in batches
  * of up to `maxBatch`, one batch per free runner slot. A lone window waits at most `maxWaitMs`
  * for company; a full batch leaves at once. Knows nothing of threads: it calls `run(batch)`.
+ * One batcher serves one model version (model-registry.ts), so a batch never mixes them.
  */
 import { AppError } from '../shared/errors.js';
 import type { BatchTask } from '../contracts/inference.js';
@@ -16,6 +17,8 @@ export interface BatcherOptions {
   featureDim: number;
   /** Number of scores per window (the model's events). */
   outputs: number;
+  /** The model every batch names (BatchTask.model); '' when there is only one. */
+  model?: string;
 }
 
 export interface BatcherObserver {
@@ -38,6 +41,7 @@ export class MicroBatcher {
   private running = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private closed = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly run: (task: BatchTask) => Promise<Float32Array>,
@@ -71,6 +75,12 @@ export class MicroBatcher {
   /** Refuses new windows; those already queued still run. */
   close(): void {
     this.closed = true;
+  }
+
+  /** Resolves once no window waits or runs (after close(): everything taken has been answered). */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private schedule(): void {
@@ -117,7 +127,7 @@ export class MicroBatcher {
         return (now - p.enqueuedAt) / 1000;
       });
       this.observer?.batchStarted(batch.length, waits);
-      started = this.run({ batch: batch.length, frames, data });
+      started = this.run({ model: this.options.model ?? '', batch: batch.length, frames, data });
     } catch (err) {
       // This runs in a timer: whatever throws here must reach the batch's requests, not the process.
       started = Promise.reject(err);
@@ -151,6 +161,11 @@ export class MicroBatcher {
     const oldest = this.queue[0];
     if (oldest && (this.queue.length >= this.options.maxBatch || performance.now() - oldest.enqueuedAt >= this.options.maxWaitMs)) this.flush();
     else this.schedule();
+    if (this.running === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
+      // After this batch's answers: they resolve in this turn, the waiters in a later one.
+      const waiters = this.idleWaiters.splice(0);
+      queueMicrotask(() => setImmediate(() => { for (const wake of waiters) wake(); }));
+    }
   }
 
   private clearTimer(): void {

@@ -1,5 +1,6 @@
 /**
- * The inference workers: a Piscina pool of threads, each owning one onnxruntime session.
+ * The inference workers: a Piscina pool of threads, each owning one onnxruntime session per model
+ * of the set it was started with (a reload starts a new pool; see model-registry.ts).
  * The only module that imports Piscina. Tracks which workers have their model (for /ready),
  * turns a worker's failure or death into an AppError for the batch it was running, and lets
  * Piscina replace a dead worker.
@@ -21,14 +22,15 @@ export interface PoolStatus {
 }
 
 export interface InferencePoolOptions {
-  modelPath: string;
+  /** The model set every worker loads. */
+  models: { name: string; path: string }[];
   inference: InferenceConfig;
   logLevel: string;
   logger: Logger;
   /** The worker entry; tests may wrap the real one. */
   workerFile?: URL;
-  /** Called with each batch's session.run time, as measured in the worker (for metrics). */
-  onRunSeconds?: (seconds: number) => void;
+  /** Called with each batch's session.run time, as measured in the worker, and its model (for metrics). */
+  onRunSeconds?: (seconds: number, model: string) => void;
 }
 
 export class InferencePool {
@@ -46,8 +48,8 @@ export class InferencePool {
   private loadsSettled: (() => void)[] = [];
 
   constructor(private readonly options: InferencePoolOptions) {
-    const { inference, modelPath, logLevel, logger } = options;
-    const init: InferenceWorkerInit = { modelPath, device: inference.device, intraOpThreads: inference.intraOpThreads, logLevel };
+    const { inference, models, logLevel, logger } = options;
+    const init: InferenceWorkerInit = { models, device: inference.device, intraOpThreads: inference.intraOpThreads, logLevel };
     this.pool = new Piscina({
       filename: (options.workerFile ?? workerUrl('inference')).href,
       minThreads: inference.workers,
@@ -67,7 +69,7 @@ export class InferencePool {
           this.loadedThreads.add(status.threadId);
           this.provider = status.provider;
           this.failure = null;
-          logger.info({ threadId: status.threadId, provider: status.provider, loaded: this.loadedThreads.size, expected: inference.workers }, 'inference worker has its model');
+          logger.info({ threadId: status.threadId, provider: status.provider, models: models.map((m) => m.name), loaded: this.loadedThreads.size, expected: inference.workers }, 'inference worker has its model');
           if (this.loadedThreads.size >= inference.workers) resolve();
         } else {
           this.failure = status.message;
@@ -110,7 +112,7 @@ export class InferencePool {
       throw new AppError('inference_failed', `inference worker failed: ${(err as Error).message}`);
     }
     if (!outcome.ok) throw AppError.fromData(outcome.error);
-    this.options.onRunSeconds?.(outcome.runSeconds);
+    this.options.onRunSeconds?.(outcome.runSeconds, task.model);
     return outcome.scores;
   }
 

@@ -20,6 +20,8 @@ export function analyzeRequest(features: Float32Array, frames: number, featureDi
 export interface ModelOutputs {
   events: readonly string[];
   thresholds: readonly number[];
+  /** The model's name and version, added to the answer after the seed's fields. */
+  ref?: { readonly name: string; readonly version: string };
 }
 
 /** The seed's semantics: any score at/over its threshold is an anomaly; anomaly_score = max. */
@@ -31,7 +33,7 @@ export function analysisResult(scores: Float32Array, model: ModelOutputs): Analy
     if (list[i]! > max) max = list[i]!;
     if (list[i]! >= model.thresholds[i]!) anomaly = true;
   }
-  return {
+  const result: AnalyzeResponse = {
     is_anomaly: anomaly,
     normal_score: 1 - max,
     anomaly_score: max,
@@ -39,4 +41,6 @@ export function analysisResult(scores: Float32Array, model: ModelOutputs): Analy
     scores: list,
     thresholds: model.thresholds as number[],
   };
+  if (model.ref) result.model = model.ref;
+  return result;
 }

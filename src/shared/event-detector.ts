@@ -35,7 +35,7 @@ export class EventDetector {
   private readonly states: EventState[];
   private analyses = 0;
 
-  constructor(private readonly options: DetectorOptions) {
+  constructor(private options: DetectorOptions) {
     this.states = options.events.map(() => ({ active: false, run: 0, runStart: null, activeSince: null, peak: 0 }));
   }
 
@@ -67,13 +67,18 @@ export class EventDetector {
     return out;
   }
 
-  /** ENDs every active event (the stream is closing), dated `point`. */
-  finish(point: { ts: number; index: number | null }): EventPayloadInput[] {
+  /** ENDs every active event, dated `point`, with `state` saying why (the stream closed, its model changed). */
+  finish(point: { ts: number; index: number | null }, state = 'stream_closed'): EventPayloadInput[] {
     const out: EventPayloadInput[] = [];
-    this.states.forEach((state, i) => {
-      if (state.active) out.push({ ...this.endOf(i, { ...point, scores: [] }), state: 'stream_closed' });
+    this.states.forEach((s, i) => {
+      if (s.active) out.push({ ...this.endOf(i, { ...point, scores: [] }), state });
     });
     return out;
+  }
+
+  /** The same events under new thresholds (a reloaded model): active events and runs carry over. */
+  useThresholds(thresholds: readonly number[]): void {
+    this.options = { ...this.options, thresholds };
   }
 
   private endOf(i: number, at: AnalysisPoint): EventPayloadInput {

@@ -3,8 +3,9 @@
  * feature count, tensor names and provenance. Written by models/export_onnx.py. Read on the main
  * thread too, so nothing here touches onnxruntime.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { extname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { errorMessage } from './errors.js';
 
 export interface ModelMeta {
@@ -145,4 +146,72 @@ function name(json: Json, key: string, fail: (what: string) => never): string {
  */
 export function firstLine(err: unknown): string {
   return errorMessage(err).split('\n')[0]!.replace(/\u001b\[[0-9;]*m.*$/, '');
+}
+
+/** One model of the served set: its name (the file name without .onnx) and where it lies. */
+export interface ModelEntry {
+  name: string;
+  path: string;
+}
+
+/** A model of the set with its metadata read: what the main thread needs to route and describe it. */
+export interface ModelDescription extends ModelEntry {
+  /** The checkpoint's sha256, shortened (the sidecar's `source.checkpoint_sha256` or `source.sha256`); else the .onnx file's. */
+  version: string;
+  meta: ModelMeta;
+}
+
+/** Hex digits of a version: enough to tell checkpoints apart, short enough to read. */
+export const VERSION_LENGTH = 12;
+
+/**
+ * The model set named by MODEL_CHECKPOINT_PATH: each entry is an ONNX file, or a directory whose
+ * every `*.onnx` (sorted by name) is a model. Throws ModelError, one line, for a path that is
+ * missing, a PyTorch checkpoint, a directory without models, or two models of one name.
+ */
+export function listModelSet(paths: readonly string[]): ModelEntry[] {
+  const entries: ModelEntry[] = [];
+  for (const path of paths) {
+    let isDirectory = false;
+    try {
+      isDirectory = statSync(path).isDirectory();
+    } catch {
+      /* modelPathProblem says "not found" */
+    }
+    if (isDirectory) {
+      const files = readdirSync(path).filter((f) => /\.onnx$/i.test(f)).sort();
+      if (files.length === 0) throw new ModelError(`${path} is a directory without models; expected *.onnx files (each with its .json beside it)`);
+      for (const file of files) entries.push({ name: modelName(file), path: join(path, file) });
+      continue;
+    }
+    const problem = modelPathProblem(path);
+    if (problem) throw new ModelError(problem);
+    entries.push({ name: modelName(path), path });
+  }
+  const seen = new Map<string, string>();
+  for (const entry of entries) {
+    const other = seen.get(entry.name);
+    if (other !== undefined) throw new ModelError(`two models named "${entry.name}": ${other} and ${entry.path} (a model's name is its file name without .onnx)`);
+    seen.set(entry.name, entry.path);
+  }
+  return entries;
+}
+
+/** Lists the set and reads every model's metadata; throws ModelError on the first problem. */
+export function describeModelSet(paths: readonly string[]): ModelDescription[] {
+  return listModelSet(paths).map((entry) => {
+    const meta = readModelMeta(entry.path);
+    return { ...entry, meta, version: modelVersion(entry.path, meta) };
+  });
+}
+
+function modelName(path: string): string {
+  return basename(path).replace(/\.onnx$/i, '');
+}
+
+/** The checkpoint's sha256, shortened; a sidecar without one gets the .onnx file's own digest. */
+export function modelVersion(onnxPath: string, meta: ModelMeta): string {
+  const declared = meta.source.checkpoint_sha256 ?? meta.source.sha256;
+  if (typeof declared === 'string' && /^[0-9a-f]{8,}$/i.test(declared)) return declared.slice(0, VERSION_LENGTH).toLowerCase();
+  return createHash('sha256').update(readFileSync(onnxPath)).digest('hex').slice(0, VERSION_LENGTH);
 }

@@ -23,4 +23,7 @@ export function workerUrl(name: string): URL {
   return pathToFileURL(join(CODE_ROOT, 'workers', `${name}.worker${MODULE_EXT}`));
 }
 
-export const BUNDLED_MODEL_PATH = join(PROJECT_ROOT, 'models', 'behavior_lstm.onnx');
+export const BUNDLED_MODELS_DIR = join(PROJECT_ROOT, 'models');
+/** The window-16 bundled model (the one the parity and accuracy tests check). */
+export const BUNDLED_MODEL_PATH = join(BUNDLED_MODELS_DIR, 'behavior_lstm.onnx');
+export const BUNDLED_MODEL_W60_PATH = join(BUNDLED_MODELS_DIR, 'behavior_lstm_w60.onnx');

@@ -5,6 +5,8 @@
  * soon as it returns (latest wins), so results stay in order and a slow model never piles up work.
  */
 import type { AnalyzeResponse, EventPayloadInput } from '../contracts/api.js';
+import type { ServedModel } from '../inference/model-registry.js';
+import { analysisResult } from '../shared/analysis-json.js';
 import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
 import { AnalysisSchedule } from '../shared/analysis-schedule.js';
 import { EventDetector } from '../shared/event-detector.js';
@@ -20,18 +22,16 @@ export interface StreamSettings {
   probsEvery: number;
   sessionId: string;
   userId: string | null;
+  /** The model the agent named in `open`; null = the one whose window is `window`. */
+  model: string | null;
 }
 
 /** What a stream needs from the rest of the server (the hub provides it). */
 export interface StreamServices {
-  featureDim: number;
-  events: readonly string[];
-  thresholds: readonly number[];
   startAfter: number;
   endAfter: number;
-  /** Scores for one window (frames × featureDim raw features). */
-  analyze(frames: number, data: Float32Array): Promise<Float32Array>;
-  result(scores: Float32Array): AnalyzeResponse;
+  /** The model version that analyses this stream now (after a reload, the new one); throws an AppError when none can. */
+  resolve(stream: AnalysisStream): ServedModel;
   /** Delivers an analysis to the socket; false when it had to be dropped. */
   deliver(stream: AnalysisStream, analysis: StreamAnalysisResult): boolean;
   failed(stream: AnalysisStream, err: unknown): void;
@@ -56,13 +56,39 @@ export class AnalysisStream {
   private newestArrival = 0;
   private dropped = 0;
   private closed = false;
-  private readonly detector: EventDetector | null;
+  private detector: EventDetector | null;
 
-  constructor(readonly settings: StreamSettings, private readonly services: StreamServices) {
+  constructor(readonly settings: StreamSettings, private readonly services: StreamServices, private model: ServedModel) {
     this.schedule = new AnalysisSchedule(settings.window, settings.stride);
-    this.detector = settings.events
-      ? new EventDetector({ events: services.events, thresholds: services.thresholds, startAfter: services.startAfter, endAfter: services.endAfter, probsEvery: settings.probsEvery })
-      : null;
+    this.detector = settings.events ? this.newDetector(model) : null;
+  }
+
+  /** The model version that analysed (or will analyse) this stream's latest window. */
+  get servedBy(): ServedModel {
+    return this.model;
+  }
+
+  private newDetector(model: ServedModel): EventDetector {
+    const { startAfter, endAfter } = this.services;
+    return new EventDetector({ events: model.events, thresholds: model.thresholds, startAfter, endAfter, probsEvery: this.settings.probsEvery });
+  }
+
+  /**
+   * Moves to another model version (a reload): open START/END state carries over when the event
+   * names stay (under the new thresholds); otherwise active events END with state `model_changed`.
+   */
+  private switchTo(model: ServedModel): void {
+    const previous = this.model;
+    this.model = model;
+    if (!this.detector) return;
+    if (sameNames(previous.events, model.events)) {
+      this.detector.useThresholds(model.thresholds);
+      return;
+    }
+    const newest = this.ring!.newest();
+    const ends = this.detector.finish({ ts: newest.ts, index: newest.index }, 'model_changed');
+    this.detector = this.newDetector(model);
+    if (ends.length) this.services.emit(this, ends);
   }
 
   get id(): string {
@@ -73,7 +99,7 @@ export class AnalysisStream {
   push(frame: DecodedFrame, arrival: number): void {
     if (this.input === null) {
       this.input = frame.input;
-      this.ring = new FrameRing(this.settings.window, frame.input === 'features' ? this.services.featureDim : KEYPOINT_COUNT * KEYPOINT_VALUES);
+      this.ring = new FrameRing(this.settings.window, frame.input === 'features' ? this.model.featureDim : KEYPOINT_COUNT * KEYPOINT_VALUES);
     } else if (frame.input !== this.input) {
       throw new Error(`stream ${this.id} carries ${this.input}; this frame has ${frame.input}`);
     }
@@ -104,16 +130,24 @@ export class AnalysisStream {
   private run(): void {
     const ring = this.ring!;
     const frames = ring.size;
-    const raw = ring.window();
-    const data = this.input === 'keypoints' ? computeFeatures(raw, frames) : raw;
     const newest = ring.newest();
     const arrival = this.newestArrival;
-    this.services
-      .analyze(frames, data)
+    let model: ServedModel;
+    let analysis: Promise<Float32Array>;
+    try {
+      model = this.services.resolve(this);
+      if (model !== this.model) this.switchTo(model);
+      const raw = ring.window();
+      analysis = model.submit(this.input === 'keypoints' ? computeFeatures(raw, frames) : raw, frames);
+    } catch (err) {
+      analysis = Promise.reject(err);
+      model = this.model;
+    }
+    analysis
       .then(
         (scores) => {
           if (this.closed) return;
-          const result = this.services.result(scores);
+          const result = analysisResult(scores, model);
           const delivered = this.services.deliver(this, { result, index: newest.index, frames, latencyMs: performance.now() - arrival, dropped: this.dropped });
           if (delivered) this.dropped = 0;
           if (this.detector) {
@@ -132,4 +166,8 @@ export class AnalysisStream {
         if (this.schedule.finished() && !this.closed) this.run();
       });
   }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
 }

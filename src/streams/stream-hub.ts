@@ -8,8 +8,7 @@ import { AppError } from '../shared/errors.js';
 import type { EventLog } from '../events/event-log.js';
 import type { EventPayloadInput } from '../contracts/api.js';
 import { recordFromPayload } from '../events/records.js';
-import { type WindowShape } from '../inference/analysis.js';
-import { analysisResult, type ModelOutputs } from '../shared/analysis-json.js';
+import type { ModelRegistry, ServedModel } from '../inference/model-registry.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../metrics.js';
 import type { StreamOpen } from '../contracts/stream.js';
@@ -29,8 +28,8 @@ export interface StreamPeer {
 }
 
 export interface StreamHubDeps {
-  model: ModelOutputs & WindowShape;
-  analyze(frames: number, data: Float32Array): Promise<Float32Array>;
+  /** The served set: each stream's model is looked up here at every analysis (a reload moves it). */
+  models: Pick<ModelRegistry, 'select' | 'get' | 'featureDim' | 'models'>;
   events: Pick<EventLog, 'append'>;
   config: StreamConfig;
   metrics: Metrics;
@@ -90,15 +89,20 @@ export class StreamConnection {
   private readonly services: StreamServices;
 
   constructor(private readonly hub: StreamHub, readonly peer: StreamPeer) {
-    const { model, config, analyze } = hub.deps;
+    const { config, models } = hub.deps;
     this.services = {
-      featureDim: model.featureDim,
-      events: model.events,
-      thresholds: model.thresholds,
       startAfter: config.startAfter,
       endAfter: config.endAfter,
-      analyze,
-      result: (scores) => analysisResult(scores, model),
+      resolve: (stream) => {
+        const { model, window } = stream.settings;
+        if (model === null) return models.select(undefined, window);
+        const named = models.get(model);
+        if (!named) throw new AppError('model_unavailable', `model ${JSON.stringify(model)} is no longer served`);
+        if (named.windowSize > 0 && named.windowSize !== window) {
+          throw new AppError('model_unavailable', `model ${model} now takes ${named.windowSize} frames; this stream's window is ${window}: reopen it`);
+        }
+        return named;
+      },
       deliver: (stream, analysis) => this.deliver(stream, analysis),
       failed: (stream, err) => this.failed(stream, err),
       superseded: () => hub.outcomes.superseded.inc(),
@@ -108,7 +112,7 @@ export class StreamConnection {
 
   /** One message from the socket (the buffer is only valid during this call). */
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
-    const { featureDim } = this.hub.deps.model;
+    const { featureDim } = this.hub.deps.models;
     try {
       const decoded = isBinary ? decodeBinary(message, featureDim) : decodeText(Buffer.from(message).toString('utf8'), featureDim);
       switch (decoded.kind) {
@@ -157,7 +161,7 @@ export class StreamConnection {
   }
 
   private open(message: StreamOpen, explicit = true): AnalysisStream | undefined {
-    const { config, model } = this.hub.deps;
+    const { config, models } = this.hub.deps;
     const id = message.stream_id;
     const refuse = (code: string, detail: string) => {
       this.hub.deps.metrics.stream.messageErrors.labels(code).inc();
@@ -165,27 +169,48 @@ export class StreamConnection {
       return undefined;
     };
     if (this.streams.has(id)) return refuse('bad_message', `stream ${id} is already open`);
-    if (message.window !== undefined && model.windowSize > 0 && message.window !== model.windowSize) {
-      return refuse('bad_message', `window: the model takes ${model.windowSize} frames, got ${message.window}`);
+    // The named model, or the one whose window is the stream's (given, else the default).
+    let model: ServedModel;
+    let window: number;
+    if (message.model !== undefined) {
+      const named = models.get(message.model);
+      if (!named) return refuse('bad_message', `model: unknown model ${JSON.stringify(message.model)}; this server serves ${models.models.map((m) => m.name).join(', ')}`);
+      if (message.window !== undefined && named.windowSize > 0 && message.window !== named.windowSize) {
+        return refuse('bad_message', `window: the model takes ${named.windowSize} frames, got ${message.window}`);
+      }
+      model = named;
+      window = named.windowSize || message.window || config.defaultWindow;
+    } else {
+      const only = models.models.length === 1 ? models.models[0]! : null;
+      window = message.window ?? (only ? only.windowSize || config.defaultWindow : config.defaultWindow);
+      if (only && only.windowSize > 0 && window !== only.windowSize) {
+        return refuse('bad_message', `window: the model takes ${only.windowSize} frames, got ${window}`);
+      }
+      try {
+        model = models.select(undefined, window);
+      } catch (err) {
+        return refuse('bad_message', `window: ${(err as Error).message}`);
+      }
     }
     if (this.streams.size >= config.maxPerSocket) return refuse('limit', `at most ${config.maxPerSocket} streams per socket`);
     if (this.hub.openStreams >= config.maxTotal) return refuse('limit', `the server has its maximum of ${config.maxTotal} open streams`);
     if (this.hub.streamsOf(this.peer.address) >= config.maxPerClient) return refuse('limit', `at most ${config.maxPerClient} streams per client address`);
     const settings: StreamSettings = {
       id,
-      window: model.windowSize || message.window || config.defaultWindow,
+      window,
       stride: message.stride ?? config.defaultStride,
       events: message.events ?? false,
       probsEvery: message.probs_every ?? config.probsEvery,
       sessionId: message.session_id ?? id,
       userId: message.user_id ?? null,
+      model: message.model ?? null,
     };
-    const stream = new AnalysisStream(settings, this.services);
+    const stream = new AnalysisStream(settings, this.services, model);
     this.streams.set(id, stream);
     this.hub.countStream(this.peer.address, 1);
     this.hub.deps.logger.debug({ stream: id, client: this.peer.address, window: settings.window, stride: settings.stride, events: settings.events, open: this.hub.openStreams }, 'stream opened');
     if (explicit) {
-      this.notice({ type: 'opened', stream_id: id, window: settings.window, stride: settings.stride, events: settings.events, probs_every: settings.probsEvery, session_id: settings.sessionId });
+      this.notice({ type: 'opened', stream_id: id, window: settings.window, stride: settings.stride, events: settings.events, probs_every: settings.probsEvery, session_id: settings.sessionId, model: model.name });
     }
     return stream;
   }

@@ -24,7 +24,8 @@ export interface WatchServiceDeps {
   readiness(): Record<string, unknown>;
   /** Streams open now. */
   openStreams(): number;
-  model: { events: readonly string[]; thresholds: readonly number[]; labels: Readonly<Record<string, string>> };
+  /** The first served model's events and thresholds, and every model's display labels (they may change on a reload). */
+  model(): { events: readonly string[]; thresholds: readonly number[]; labels: Readonly<Record<string, string>> };
   /** Events refilled from the log at start (the recent list). */
   keepRecent: number;
 }
@@ -69,7 +70,8 @@ export class WatchService {
 
   /** What the page starts from: the model, every camera, the newest events. */
   snapshot(): Record<string, unknown> {
-    const { board, model } = this.deps;
+    const { board } = this.deps;
+    const model = this.deps.model();
     return {
       now_ms: Date.now(),
       silent_after_ms: board.silentAfterMs,

@@ -45,7 +45,7 @@ export async function openOnnxModel(onnxPath: string, options: OpenOptions): Pro
       }
       const input = new ort.Tensor('float32', data, [batch, frames, meta.featureDim]);
       const result = await session.run({ [meta.inputName]: input });
-      const scores = result[meta.outputName].data as Float32Array;
+      const scores = result[meta.outputName]!.data as Float32Array;
       if (scores.length !== batch * classes) {
         throw new RangeError(`the model returned ${scores.length} scores for ${batch} windows of ${classes} events`);
       }

@@ -36,168 +36,168 @@ const REASONS: Record<string, string> = {
 };
 
 export class JsonlSink implements EventSink {
-  readonly #o: JsonlSinkOptions;
-  #fd: number | null = null;
-  #problem: string | null = null;
-  #retryAt = 0;
-  #opening: Promise<boolean> | null = null;
-  #retryTimer: NodeJS.Timeout | null = null;
-  #syncTimer: NodeJS.Timeout | null = null;
-  #dirty = false;
-  #closed = false;
+  private readonly options: JsonlSinkOptions;
+  private fd: number | null = null;
+  private currentProblem: string | null = null;
+  private retryAt = 0;
+  private opening: Promise<boolean> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private dirty = false;
+  private closed = false;
 
   constructor(options: JsonlSinkOptions) {
-    this.#o = options;
+    this.options = options;
   }
 
   async start(maxLines: number): Promise<LogTail> {
     let tail: LogTail | undefined;
     try {
-      tail = await readLogTail(this.#o.path, maxLines);
+      tail = await readLogTail(this.options.path, maxLines);
     } catch (err) {
-      this.#o.logger.warn({ err: errorMessage(err) }, 'cannot read the event log tail; recent events start empty');
+      this.options.logger.warn({ err: errorMessage(err) }, 'cannot read the event log tail; recent events start empty');
     }
     // Only a tail that was read may stand for the file; otherwise the open reads it again.
-    await this.#open(tail);
-    if (this.#o.fsync === 'interval') {
-      this.#syncTimer = setInterval(() => this.#syncIfDirty(), this.#o.fsyncIntervalMs).unref();
+    await this.open(tail);
+    if (this.options.fsync === 'interval') {
+      this.syncTimer = setInterval(() => this.syncIfDirty(), this.options.fsyncIntervalMs).unref();
     }
     return tail ?? emptyLogTail();
   }
 
   async append(batch: string): Promise<void> {
-    if (this.#fd === null && !(await this.#retryNow())) throw new Error(this.#problem ?? 'event log is closed');
-    const fd = this.#fd!;
+    if (this.fd === null && !(await this.retryNow())) throw new Error(this.currentProblem ?? 'event log is closed');
+    const fd = this.fd!;
     const bytes = Buffer.from(batch, 'utf8');
     let written = 0;
     try {
       while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-      if (this.#o.fsync === 'batch') fdatasyncSync(fd);
-      else this.#dirty = true;
+      if (this.options.fsync === 'batch') fdatasyncSync(fd);
+      else this.dirty = true;
     } catch (err) {
-      this.#fail(err, written);
-      throw new Error(this.#problem!);
+      this.fail(err, written);
+      throw new Error(this.currentProblem!);
     }
   }
 
   async reopen(): Promise<void> {
-    if (this.#closed) return;
-    this.#release();
-    await this.#open();
-    if (this.#fd !== null) this.#o.logger.info({ path: this.#o.path }, 'event log reopened');
+    if (this.closed) return;
+    this.release();
+    await this.open();
+    if (this.fd !== null) this.options.logger.info({ path: this.options.path }, 'event log reopened');
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#syncTimer) clearInterval(this.#syncTimer);
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#release();
+    this.closed = true;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.release();
   }
 
   problem(): string | null {
-    return this.#problem;
+    return this.currentProblem;
   }
 
-  async #retryNow(): Promise<boolean> {
-    if (this.#closed || Date.now() < this.#retryAt) return false;
-    return this.#open();
+  private async retryNow(): Promise<boolean> {
+    if (this.closed || Date.now() < this.retryAt) return false;
+    return this.open();
   }
 
   /** Single-flight: an append and the retry timer may both want to open. */
-  #open(knownTail?: LogTail): Promise<boolean> {
-    this.#opening ??= this.#doOpen(knownTail).finally(() => { this.#opening = null; });
-    return this.#opening;
+  private open(knownTail?: LogTail): Promise<boolean> {
+    this.opening ??= this.doOpen(knownTail).finally(() => { this.opening = null; });
+    return this.opening;
   }
 
-  async #doOpen(knownTail?: LogTail): Promise<boolean> {
+  private async doOpen(knownTail?: LogTail): Promise<boolean> {
     let fd: number | null = null;
     try {
-      mkdirSync(dirname(this.#o.path), { recursive: true });
+      mkdirSync(dirname(this.options.path), { recursive: true });
       // a+ (append, readable) so the last byte can be checked before the first append.
-      fd = openSync(this.#o.path, 'a+', 0o644);
-      await this.#endWithNewline(fd, knownTail);
-      if (this.#closed) {
+      fd = openSync(this.options.path, 'a+', 0o644);
+      await this.endWithNewline(fd, knownTail);
+      if (this.closed) {
         // close() ran while this open (from the retry timer) was reading the tail.
         closeQuietly(fd);
         return false;
       }
-      this.#fd = fd;
-      this.#setProblem(null);
+      this.fd = fd;
+      this.setProblem(null);
       return true;
     } catch (err) {
       if (fd !== null) closeQuietly(fd);
-      this.#setProblem(describe(err));
-      this.#scheduleRetry();
+      this.setProblem(describe(err));
+      this.scheduleRetry();
       return false;
     }
   }
 
   /** A torn last line (crash mid-write, power loss) is cut off; a complete one missing its newline gets one. */
-  async #endWithNewline(fd: number, knownTail?: LogTail): Promise<void> {
+  private async endWithNewline(fd: number, knownTail?: LogTail): Promise<void> {
     const size = fstatSync(fd).size;
     if (size === 0) return;
     const last = Buffer.alloc(1);
     if (readSync(fd, last, 0, 1, size - 1) !== 1 || last[0] === 0x0a) return;
-    const tail = knownTail ?? (await readLogTail(this.#o.path, 0));
+    const tail = knownTail ?? (await readLogTail(this.options.path, 0));
     if (tail.torn) {
-      this.#o.logger.warn({ path: this.#o.path, bytes: tail.torn.bytes }, 'event log ends with a torn line; cutting it off before appending');
+      this.options.logger.warn({ path: this.options.path, bytes: tail.torn.bytes }, 'event log ends with a torn line; cutting it off before appending');
       try {
         ftruncateSync(fd, tail.torn.offset);
         return;
       } catch (err) {
-        this.#o.logger.error({ err: errorMessage(err) }, 'cannot cut the torn line; ending it with a newline instead');
+        this.options.logger.error({ err: errorMessage(err) }, 'cannot cut the torn line; ending it with a newline instead');
       }
     }
     writeSync(fd, '\n');
   }
 
-  #fail(err: unknown, written: number): void {
-    const fd = this.#fd!;
-    this.#fd = null;
+  private fail(err: unknown, written: number): void {
+    const fd = this.fd!;
+    this.fd = null;
     if (written > 0) {
       try {
         // O_APPEND and a single writer: the batch is the last `written` bytes of the file.
         ftruncateSync(fd, fstatSync(fd).size - written);
       } catch (cutErr) {
-        this.#o.logger.error({ err: errorMessage(cutErr), bytes: written }, 'cannot remove a partly written batch; it is cut off when the log is opened again');
+        this.options.logger.error({ err: errorMessage(cutErr), bytes: written }, 'cannot remove a partly written batch; it is cut off when the log is opened again');
       }
     }
     closeQuietly(fd);
-    this.#setProblem(describe(err));
-    this.#scheduleRetry();
+    this.setProblem(describe(err));
+    this.scheduleRetry();
   }
 
-  #syncIfDirty(): void {
-    if (!this.#dirty || this.#fd === null) return;
-    this.#dirty = false;
+  private syncIfDirty(): void {
+    if (!this.dirty || this.fd === null) return;
+    this.dirty = false;
     try {
-      fdatasyncSync(this.#fd);
+      fdatasyncSync(this.fd);
     } catch (err) {
-      this.#fail(err, 0);
+      this.fail(err, 0);
     }
   }
 
-  #release(): void {
-    if (this.#fd === null) return;
-    if (this.#o.fsync !== 'never') this.#syncIfDirty();
-    if (this.#fd !== null) closeQuietly(this.#fd);
-    this.#fd = null;
+  private release(): void {
+    if (this.fd === null) return;
+    if (this.options.fsync !== 'never') this.syncIfDirty();
+    if (this.fd !== null) closeQuietly(this.fd);
+    this.fd = null;
   }
 
-  #scheduleRetry(): void {
-    this.#retryAt = Date.now() + RETRY_MS;
-    if (this.#retryTimer || this.#closed) return;
+  private scheduleRetry(): void {
+    this.retryAt = Date.now() + RETRY_MS;
+    if (this.retryTimer || this.closed) return;
     // Probing on a timer lets /ready recover even when no event arrives.
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = null;
-      if (this.#fd === null && !this.#closed) void this.#open();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.fd === null && !this.closed) void this.open();
     }, RETRY_MS).unref();
   }
 
-  #setProblem(problem: string | null): void {
-    if (problem === this.#problem) return;
-    this.#problem = problem;
-    this.#o.onHealth(problem); // logged once, by the main thread, which also reports it in /ready
+  private setProblem(problem: string | null): void {
+    if (problem === this.currentProblem) return;
+    this.currentProblem = problem;
+    this.options.onHealth(problem); // logged once, by the main thread, which also reports it in /ready
   }
 }
 

@@ -47,44 +47,44 @@ interface Pending {
 }
 
 export class KakaoAlerts {
-  readonly #d: KakaoAlertsDeps;
-  readonly #clock: Clock;
+  private readonly deps: KakaoAlertsDeps;
+  private readonly clock: Clock;
   /** Ready to send, in arrival order; the newest is taken first. */
-  readonly #ready: Pending[] = [];
+  private readonly ready: Pending[] = [];
   /** Waiting out a back-off, each with the cancel of its timer; they hold no send slot. */
-  readonly #retrying = new Map<Pending, () => void>();
-  readonly #inFlight = new Set<Promise<void>>();
-  readonly #lastAccepted = new Map<string, number>();
-  readonly #dropLogs: { queue_full: DropLog; stale: DropLog };
-  readonly #idleWaiters: Array<() => void> = [];
-  #pausedUntil = 0;
-  #closed = false;
+  private readonly retrying = new Map<Pending, () => void>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly lastAccepted = new Map<string, number>();
+  private readonly dropLogs: { queue_full: DropLog; stale: DropLog };
+  private readonly idleWaiters: Array<() => void> = [];
+  private pausedUntil = 0;
+  private closed = false;
 
   constructor(deps: KakaoAlertsDeps) {
-    this.#d = deps;
-    this.#clock = deps.clock ?? systemClock;
-    this.#dropLogs = { queue_full: new DropLog('queue_full', deps.logger, this.#clock), stale: new DropLog('stale', deps.logger, this.#clock) };
+    this.deps = deps;
+    this.clock = deps.clock ?? systemClock;
+    this.dropLogs = { queue_full: new DropLog('queue_full', deps.logger, this.clock), stale: new DropLog('stale', deps.logger, this.clock) };
   }
 
   /** Takes an alert for an END event that has been written; never blocks. */
   enqueue(alert: AlertRequest): void {
-    const refusal = this.#refusal(alert);
+    const refusal = this.refusal(alert);
     if (refusal) {
-      this.#undelivered(alert, refusal);
+      this.undelivered(alert, refusal);
       return;
     }
-    if (this.#ready.length + this.#retrying.size >= QUEUE_MAX) this.#dropOldest();
-    const { config } = this.#d;
+    if (this.ready.length + this.retrying.size >= QUEUE_MAX) this.dropOldest();
+    const { config } = this.deps;
     const template = templateObject(cutMemo(memoText(alert, config.timeZone)), memoLink(alert, config), config.buttonTitle);
-    this.#ready.push({ alert, template, attempts: 0, cooldown: this.#startCooldown(alert) });
-    this.#pump();
+    this.ready.push({ alert, template, attempts: 0, cooldown: this.startCooldown(alert) });
+    this.pump();
   }
 
   /** The send-test debug answer: the given text as a memo, outside the queue, the cooldown and the quota pause. */
   async sendTest(text: string): Promise<Record<string, unknown>> {
-    const { config, tokens } = this.#d;
+    const { config, tokens } = this.deps;
     if (!tokens.usable()) return { ok: false, err: tokens.missingReason() };
-    const reply = await this.#send(templateObject(cutMemo(text), config.linkUrl, config.buttonTitle));
+    const reply = await this.send(templateObject(cutMemo(text), config.linkUrl, config.buttonTitle));
     if (reply.ok) return { ok: true, response: reply.body };
     const response = reply.error.body === undefined ? {} : { response: reply.error.body };
     return { ok: false, err: describeError(reply.error), ...response };
@@ -92,143 +92,143 @@ export class KakaoAlerts {
 
   /** Lets queued, retrying and in-flight alerts finish for up to graceMs, then abandons the rest (counted as 'shutdown'). */
   async close(graceMs: number): Promise<void> {
-    if (graceMs > 0 && !this.#idle()) {
-      await Promise.race([new Promise<void>((resolve) => this.#idleWaiters.push(resolve)), sleep(graceMs, undefined, { ref: false })]);
+    if (graceMs > 0 && !this.idle()) {
+      await Promise.race([new Promise<void>((resolve) => this.idleWaiters.push(resolve)), sleep(graceMs, undefined, { ref: false })]);
     }
-    this.#closed = true;
-    for (const pending of this.#ready.splice(0)) this.#undelivered(pending.alert, 'shutdown');
-    for (const [pending, cancel] of this.#retrying) {
+    this.closed = true;
+    for (const pending of this.ready.splice(0)) this.undelivered(pending.alert, 'shutdown');
+    for (const [pending, cancel] of this.retrying) {
       cancel();
-      this.#undelivered(pending.alert, 'shutdown');
+      this.undelivered(pending.alert, 'shutdown');
     }
-    this.#retrying.clear();
-    this.#dropLogs.queue_full.flush();
-    this.#dropLogs.stale.flush();
+    this.retrying.clear();
+    this.dropLogs.queue_full.flush();
+    this.dropLogs.stale.flush();
   }
 
   /** Waits for the memos in flight to settle after close() aborted them. */
   async settled(): Promise<void> {
-    await Promise.all(this.#inFlight);
+    await Promise.all(this.inFlight);
   }
 
-  #refusal(alert: AlertRequest): string | null {
-    if (this.#closed) return 'shutdown';
-    if (!this.#d.tokens.usable()) return 'no_token';
-    const now = this.#clock.now();
-    if (now < this.#pausedUntil) return 'quota_paused';
-    const cooldownMs = this.#d.config.cooldownSec * 1000;
+  private refusal(alert: AlertRequest): string | null {
+    if (this.closed) return 'shutdown';
+    if (!this.deps.tokens.usable()) return 'no_token';
+    const now = this.clock.now();
+    if (now < this.pausedUntil) return 'quota_paused';
+    const cooldownMs = this.deps.config.cooldownSec * 1000;
     if (cooldownMs > 0) {
-      const last = this.#lastAccepted.get(cooldownKey(alert));
+      const last = this.lastAccepted.get(cooldownKey(alert));
       if (last !== undefined && now - last < cooldownMs) return 'cooldown';
     }
     return null;
   }
 
-  #startCooldown(alert: AlertRequest): Pending['cooldown'] {
-    if (this.#d.config.cooldownSec <= 0) return null;
+  private startCooldown(alert: AlertRequest): Pending['cooldown'] {
+    if (this.deps.config.cooldownSec <= 0) return null;
     const key = cooldownKey(alert);
-    const at = this.#clock.now();
-    this.#lastAccepted.delete(key);
-    this.#lastAccepted.set(key, at);
-    if (this.#lastAccepted.size > COOLDOWN_KEYS_MAX) this.#lastAccepted.delete(this.#lastAccepted.keys().next().value!);
+    const at = this.clock.now();
+    this.lastAccepted.delete(key);
+    this.lastAccepted.set(key, at);
+    if (this.lastAccepted.size > COOLDOWN_KEYS_MAX) this.lastAccepted.delete(this.lastAccepted.keys().next().value!);
     return { key, at };
   }
 
   /** A full queue makes room for the new alert by dropping the oldest waiting one, which was never sent. */
-  #dropOldest(): void {
-    const oldest = [...this.#ready, ...this.#retrying.keys()].reduce((a, b) => (b.alert.received_at_ms < a.alert.received_at_ms ? b : a));
-    const at = this.#ready.indexOf(oldest);
-    if (at >= 0) this.#ready.splice(at, 1);
-    this.#retrying.get(oldest)?.();
-    this.#retrying.delete(oldest);
+  private dropOldest(): void {
+    const oldest = [...this.ready, ...this.retrying.keys()].reduce((a, b) => (b.alert.received_at_ms < a.alert.received_at_ms ? b : a));
+    const at = this.ready.indexOf(oldest);
+    if (at >= 0) this.ready.splice(at, 1);
+    this.retrying.get(oldest)?.();
+    this.retrying.delete(oldest);
     // Its camera's next END must not be held back by a cooldown for a memo that never went out.
-    if (oldest.cooldown && this.#lastAccepted.get(oldest.cooldown.key) === oldest.cooldown.at) this.#lastAccepted.delete(oldest.cooldown.key);
-    this.#undelivered(oldest.alert, 'queue_full');
+    if (oldest.cooldown && this.lastAccepted.get(oldest.cooldown.key) === oldest.cooldown.at) this.lastAccepted.delete(oldest.cooldown.key);
+    this.undelivered(oldest.alert, 'queue_full');
   }
 
   /** Starts memos while slots are free: stale ones dropped first, then the newest alert first. */
-  #pump(): void {
-    if (this.#closed) return;
-    if (this.#clock.now() < this.#pausedUntil) {
-      for (const pending of this.#ready.splice(0)) this.#undelivered(pending.alert, 'quota_paused');
+  private pump(): void {
+    if (this.closed) return;
+    if (this.clock.now() < this.pausedUntil) {
+      for (const pending of this.ready.splice(0)) this.undelivered(pending.alert, 'quota_paused');
     }
-    this.#dropStale();
-    while (this.#inFlight.size < SEND_SLOTS && this.#ready.length > 0) {
-      const sending = this.#attempt(this.#takeNewest()).finally(() => {
-        this.#inFlight.delete(sending);
-        this.#pump();
+    this.dropStale();
+    while (this.inFlight.size < SEND_SLOTS && this.ready.length > 0) {
+      const sending = this.attempt(this.takeNewest()).finally(() => {
+        this.inFlight.delete(sending);
+        this.pump();
       });
-      this.#inFlight.add(sending);
+      this.inFlight.add(sending);
     }
-    if (this.#idle()) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    if (this.idle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  #dropStale(): void {
-    const maxAgeMs = this.#d.config.maxAgeSec * 1000;
+  private dropStale(): void {
+    const maxAgeMs = this.deps.config.maxAgeSec * 1000;
     if (maxAgeMs <= 0) return;
-    const now = this.#clock.now();
-    for (let i = this.#ready.length - 1; i >= 0; i--) {
-      const pending = this.#ready[i]!;
+    const now = this.clock.now();
+    for (let i = this.ready.length - 1; i >= 0; i--) {
+      const pending = this.ready[i]!;
       if (now - pending.alert.received_at_ms > maxAgeMs) {
-        this.#ready.splice(i, 1);
-        this.#undelivered(pending.alert, 'stale');
+        this.ready.splice(i, 1);
+        this.undelivered(pending.alert, 'stale');
       }
     }
   }
 
-  #takeNewest(): Pending {
-    let newest = this.#ready.length - 1;
+  private takeNewest(): Pending {
+    let newest = this.ready.length - 1;
     for (let i = newest - 1; i >= 0; i--) {
-      if (this.#ready[i]!.alert.received_at_ms > this.#ready[newest]!.alert.received_at_ms) newest = i;
+      if (this.ready[i]!.alert.received_at_ms > this.ready[newest]!.alert.received_at_ms) newest = i;
     }
-    return this.#ready.splice(newest, 1)[0]!;
+    return this.ready.splice(newest, 1)[0]!;
   }
 
-  #idle(): boolean {
-    return this.#ready.length === 0 && this.#retrying.size === 0 && this.#inFlight.size === 0;
+  private idle(): boolean {
+    return this.ready.length === 0 && this.retrying.size === 0 && this.inFlight.size === 0;
   }
 
-  async #attempt(pending: Pending): Promise<void> {
-    const { logger } = this.#d;
+  private async attempt(pending: Pending): Promise<void> {
+    const { logger } = this.deps;
     const { alert } = pending;
     pending.attempts++;
-    const reply = await this.#send(pending.template);
+    const reply = await this.send(pending.template);
     if (reply.ok) {
       logger.info({ session_id: alert.session_id, event: alert.event, attempt: pending.attempts }, 'Kakao memo sent');
-      this.#d.outcome?.(alert, true, null);
+      this.deps.outcome?.(alert, true, null);
       return;
     }
     const error = reply.error;
-    if (this.#closed) return this.#undelivered(alert, 'shutdown', error);
-    if (error.kind === 'transient' && pending.attempts < MAX_ATTEMPTS) return this.#retryLater(pending, error);
-    if (error.kind === 'quota') this.#pause(error);
+    if (this.closed) return this.undelivered(alert, 'shutdown', error);
+    if (error.kind === 'transient' && pending.attempts < MAX_ATTEMPTS) return this.retryLater(pending, error);
+    if (error.kind === 'quota') this.pause(error);
     if (error.kind === 'bad_request') logger.error({ template: pending.template }, 'Kakao rejected the memo as malformed (-2)');
-    this.#undelivered(alert, this.#reason(error), error);
+    this.undelivered(alert, this.reason(error), error);
   }
 
   /** The retry waits on a timer, not in a send slot: later alerts go out meanwhile. */
-  #retryLater(pending: Pending, error: KakaoError): void {
+  private retryLater(pending: Pending, error: KakaoError): void {
     const delay = backoff(pending.attempts);
-    this.#d.logger.warn({ error: describeError(error), attempt: pending.attempts, retry_in_ms: delay }, 'Kakao memo failed; retrying');
-    this.#retrying.set(pending, this.#clock.setTimer(() => {
-      this.#retrying.delete(pending);
-      this.#ready.push(pending);
-      this.#pump();
+    this.deps.logger.warn({ error: describeError(error), attempt: pending.attempts, retry_in_ms: delay }, 'Kakao memo failed; retrying');
+    this.retrying.set(pending, this.clock.setTimer(() => {
+      this.retrying.delete(pending);
+      this.ready.push(pending);
+      this.pump();
     }, delay));
   }
 
-  #pause(error: KakaoError): void {
-    const now = this.#clock.now();
+  private pause(error: KakaoError): void {
+    const now = this.clock.now();
     // Memos in flight together may all hit the quota: one line says it.
-    if (now >= this.#pausedUntil) {
-      this.#d.logger.warn({ error: describeError(error), paused_until: new Date(now + QUOTA_PAUSE_MS).toISOString() }, 'Kakao quota exceeded; memos paused');
+    if (now >= this.pausedUntil) {
+      this.deps.logger.warn({ error: describeError(error), paused_until: new Date(now + QUOTA_PAUSE_MS).toISOString() }, 'Kakao quota exceeded; memos paused');
     }
-    this.#pausedUntil = now + QUOTA_PAUSE_MS;
+    this.pausedUntil = now + QUOTA_PAUSE_MS;
   }
 
   /** One memo through the token layer (which may refresh and retry once); every HTTP attempt is counted by outcome. */
-  #send(template: string): Promise<KakaoReply> {
-    const { client, tokens, report } = this.#d;
+  private send(template: string): Promise<KakaoReply> {
+    const { client, tokens, report } = this.deps;
     return tokens.authorized(async (token) => {
       const reply = await client.sendMemo(token, template);
       report('sends', reply.ok ? 'ok' : reply.error.kind);
@@ -236,14 +236,14 @@ export class KakaoAlerts {
     });
   }
 
-  #reason(error: KakaoError): string {
-    if (error.kind === 'unauthorized' && this.#d.tokens.refreshState === 'invalid') return 'refresh_token_invalid';
+  private reason(error: KakaoError): string {
+    if (error.kind === 'unauthorized' && this.deps.tokens.refreshState === 'invalid') return 'refresh_token_invalid';
     return error.kind;
   }
 
-  #undelivered(alert: AlertRequest, reason: string, error?: KakaoError): void {
-    this.#d.report('undelivered', reason);
-    this.#d.outcome?.(alert, false, reason);
+  private undelivered(alert: AlertRequest, reason: string, error?: KakaoError): void {
+    this.deps.report('undelivered', reason);
+    this.deps.outcome?.(alert, false, reason);
     const fields = {
       reason,
       session_id: alert.session_id,
@@ -251,12 +251,12 @@ export class KakaoAlerts {
       ...(error ? { error: describeError(error), required_scopes: requiredScopes(error) } : {}),
     };
     if (reason === 'queue_full' || reason === 'stale') {
-      this.#dropLogs[reason].drop({ ...fields, received_at: new Date(alert.received_at_ms).toISOString() });
+      this.dropLogs[reason].drop({ ...fields, received_at: new Date(alert.received_at_ms).toISOString() });
       return;
     }
     // Without a token every END would log the same line; that is said once at start instead.
     const level = reason === 'no_token' || reason === 'cooldown' ? 'debug' : 'warn';
-    this.#d.logger[level](fields, 'Kakao alert not delivered');
+    this.deps.logger[level](fields, 'Kakao alert not delivered');
   }
 }
 

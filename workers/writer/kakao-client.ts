@@ -50,13 +50,13 @@ const TRANSIENT_CODES = new Set([-1, -603, -7, -9798]);
 const FORBIDDEN_CODES = new Set([-402, -3, -5]);
 
 export class KakaoClient {
-  readonly #o: KakaoClientOptions;
-  readonly #agent: Agent;
-  readonly #closing = new AbortController();
+  private readonly options: KakaoClientOptions;
+  private readonly agent: Agent;
+  private readonly closing = new AbortController();
 
   constructor(options: KakaoClientOptions) {
-    this.#o = options;
-    this.#agent = new Agent({
+    this.options = options;
+    this.agent = new Agent({
       connections: KAKAO_CONNECTIONS,
       keepAliveTimeout: 30_000,
       connect: { timeout: options.timeoutMs },
@@ -67,7 +67,7 @@ export class KakaoClient {
 
   /** "Send to me" with a text template; ok only for HTTP 200 with result_code 0. */
   async sendMemo(accessToken: string, templateObject: string): Promise<KakaoReply> {
-    const reply = await this.#call(`${this.#o.apiBaseUrl}/v2/api/talk/memo/default/send`, 'POST', bearer(accessToken), form({ template_object: templateObject }));
+    const reply = await this.call(`${this.options.apiBaseUrl}/v2/api/talk/memo/default/send`, 'POST', bearer(accessToken), form({ template_object: templateObject }));
     if (reply.ok && reply.body.result_code !== 0) {
       return { ok: false, error: { kind: 'rejected', code: String(reply.body.result_code), message: 'result_code is not 0', status: reply.status, body: reply.body } };
     }
@@ -75,34 +75,34 @@ export class KakaoClient {
   }
 
   userMe(accessToken: string): Promise<KakaoReply> {
-    return this.#call(`${this.#o.apiBaseUrl}/v2/user/me`, 'GET', bearer(accessToken));
+    return this.call(`${this.options.apiBaseUrl}/v2/user/me`, 'GET', bearer(accessToken));
   }
 
   accessTokenInfo(accessToken: string): Promise<KakaoReply> {
-    return this.#call(`${this.#o.apiBaseUrl}/v1/user/access_token_info`, 'GET', bearer(accessToken));
+    return this.call(`${this.options.apiBaseUrl}/v1/user/access_token_info`, 'GET', bearer(accessToken));
   }
 
   /** OAuth refresh; client_secret only when the app has one switched on. */
   refresh(clientId: string, refreshToken: string, clientSecret: string | null): Promise<KakaoReply> {
     const fields: Record<string, string> = { grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken };
     if (clientSecret) fields.client_secret = clientSecret;
-    return this.#call(`${this.#o.authBaseUrl}/oauth/token`, 'POST', {}, form(fields));
+    return this.call(`${this.options.authBaseUrl}/oauth/token`, 'POST', {}, form(fields));
   }
 
   /** Aborts calls in flight and closes the connections. */
   async close(): Promise<void> {
-    this.#closing.abort();
-    await this.#agent.destroy();
+    this.closing.abort();
+    await this.agent.destroy();
   }
 
-  async #call(url: string, method: 'GET' | 'POST', headers: Record<string, string>, body?: { type: string; text: string }): Promise<KakaoReply> {
+  private async call(url: string, method: 'GET' | 'POST', headers: Record<string, string>, body?: { type: string; text: string }): Promise<KakaoReply> {
     try {
       const res = await request(url, {
         method,
-        dispatcher: this.#agent,
+        dispatcher: this.agent,
         headers: body ? { ...headers, 'content-type': body.type } : headers,
         body: body?.text,
-        signal: AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), this.#closing.signal]),
+        signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.closing.signal]),
       });
       const text = await readCapped(res.body, MAX_REPLY_BYTES);
       if (text === null) {

@@ -10,49 +10,49 @@ import type { Clock } from './kakao-clock.js';
 export const DROP_SUMMARY_WINDOW_MS = 10_000;
 
 export class DropLog {
-  readonly #reason: string;
-  readonly #logger: Logger;
-  readonly #clock: Clock;
+  private readonly reason: string;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
   /** Drops since the last line. */
-  #unlogged = 0;
+  private unlogged = 0;
   /** Set while a burst is open (its window timer is running). */
-  #cancelWindow: (() => void) | null = null;
+  private cancelWindow: (() => void) | null = null;
 
   constructor(reason: string, logger: Logger, clock: Clock) {
-    this.#reason = reason;
-    this.#logger = logger;
-    this.#clock = clock;
+    this.reason = reason;
+    this.logger = logger;
+    this.clock = clock;
   }
 
   drop(fields: Record<string, unknown>): void {
-    if (this.#cancelWindow) {
-      this.#unlogged++;
+    if (this.cancelWindow) {
+      this.unlogged++;
       return;
     }
-    this.#logger.warn({ reason: this.#reason, ...fields }, 'Kakao alert not delivered; more like it are summed up');
-    this.#openWindow();
+    this.logger.warn({ reason: this.reason, ...fields }, 'Kakao alert not delivered; more like it are summed up');
+    this.openWindow();
   }
 
   /** Writes the summary of drops not logged yet and ends the burst (at shutdown). */
   flush(): void {
-    this.#cancelWindow?.();
-    this.#cancelWindow = null;
-    this.#summarize();
+    this.cancelWindow?.();
+    this.cancelWindow = null;
+    this.summarize();
   }
 
-  #openWindow(): void {
-    this.#cancelWindow = this.#clock.setTimer(() => {
-      this.#cancelWindow = null;
+  private openWindow(): void {
+    this.cancelWindow = this.clock.setTimer(() => {
+      this.cancelWindow = null;
       // Drops in this window: sum them up and keep the burst open; none: the burst is over.
-      if (this.#summarize()) this.#openWindow();
+      if (this.summarize()) this.openWindow();
     }, DROP_SUMMARY_WINDOW_MS);
   }
 
-  #summarize(): boolean {
-    const count = this.#unlogged;
+  private summarize(): boolean {
+    const count = this.unlogged;
     if (count === 0) return false;
-    this.#unlogged = 0;
-    this.#logger.warn({ reason: this.#reason, count }, 'Kakao alerts not delivered (summary)');
+    this.unlogged = 0;
+    this.logger.warn({ reason: this.reason, count }, 'Kakao alerts not delivered (summary)');
     return true;
   }
 }

@@ -150,15 +150,15 @@ export function placeBody(body: Body, pose: Pose, points: Float64Array, normals:
   };
   let lowest = Infinity;
   for (let k = 0; k < 33; k++) {
-    const p = turn(local[k]);
-    const n = turn(facing[k]);
+    const p = turn(local[k]!);
+    const n = turn(facing[k]!);
     points.set(p, k * 3);
     normals.set(n, k * 3);
     lowest = Math.min(lowest, p[1]);
   }
   for (let k = 0; k < 33; k++) {
-    points[k * 3] += pose.x;
-    points[k * 3 + 1] -= lowest;
-    points[k * 3 + 2] += pose.z;
+    points[k * 3]! += pose.x;
+    points[k * 3 + 1]! -= lowest;
+    points[k * 3 + 2]! += pose.z;
   }
 }

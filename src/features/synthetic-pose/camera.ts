@@ -93,27 +93,27 @@ export class Tracker {
       return;
     }
     const img = this.image;
-    for (let k = 0; k < 33; k++) this.camera.project(points[k * 3], points[k * 3 + 1], points[k * 3 + 2], img, k * 3);
-    const hipZ = (img[23 * 3 + 2] + img[24 * 3 + 2]) / 2;
-    const size = Math.abs(img[0 * 3 + 1] - (img[29 * 3 + 1] + img[30 * 3 + 1]) / 2) + 0.05;
+    for (let k = 0; k < 33; k++) this.camera.project(points[k * 3]!, points[k * 3 + 1]!, points[k * 3 + 2]!, img, k * 3);
+    const hipZ = (img[23 * 3 + 2]! + img[24 * 3 + 2]!) / 2;
+    const size = Math.abs(img[0 * 3 + 1]! - (img[29 * 3 + 1]! + img[30 * 3 + 1]!) / 2) + 0.05;
     const glitch = this.rng.chance(0.01) ? this.rng.int(13, 32) : -1;
     for (let k = 0; k < 33; k++) {
-      const facing = normals[k * 3 + 2]; // towards the camera: +z
-      let vis = BASE_VISIBILITY[k] * (0.35 + 0.65 / (1 + Math.exp(-5 * (facing + 0.2))));
-      const x = img[k * 3];
-      const y = img[k * 3 + 1];
+      const facing = normals[k * 3 + 2]!; // towards the camera: +z
+      let vis = BASE_VISIBILITY[k]! * (0.35 + 0.65 / (1 + Math.exp(-5 * (facing + 0.2))));
+      const x = img[k * 3]!;
+      const y = img[k * 3 + 1]!;
       if (x < 0 || x > 1 || y < 0 || y > 1) vis *= 0.15;
       vis = Math.min(1, Math.max(0, vis + this.rng.normal(0, 0.03)));
       // hard-to-see points wobble more
       const sd = this.jitter * size * (1 + 2 * (1 - vis));
       for (let c = 0; c < 3; c++) {
         const i = k * 3 + c;
-        this.drift[i] = 0.6 * this.drift[i] + 0.8 * this.rng.normal(0, sd);
+        this.drift[i] = 0.6 * this.drift[i]! + 0.8 * this.rng.normal(0, sd);
       }
       const jump = k === glitch ? this.rng.normal(0, 0.08 * size) : 0;
-      out[k * 4] = x + this.drift[k * 3] + jump;
-      out[k * 4 + 1] = y + this.drift[k * 3 + 1] + jump;
-      out[k * 4 + 2] = img[k * 3 + 2] - hipZ + this.drift[k * 3 + 2];
+      out[k * 4] = x + this.drift[k * 3]! + jump;
+      out[k * 4 + 1] = y + this.drift[k * 3 + 1]! + jump;
+      out[k * 4 + 2] = img[k * 3 + 2]! - hipZ + this.drift[k * 3 + 2]!;
       out[k * 4 + 3] = vis;
     }
   }

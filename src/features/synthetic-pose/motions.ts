@@ -46,13 +46,13 @@ function keyframes(frames: readonly [number, Pose][], duration: number): Motion 
   return (t) => {
     const s = t / duration;
     for (let i = 1; i < frames.length; i++) {
-      const [s1, p1] = frames[i];
+      const [s1, p1] = frames[i]!;
       if (s <= s1) {
-        const [s0, p0] = frames[i - 1];
+        const [s0, p0] = frames[i - 1]!;
         return lerpPose(p0, p1, smooth((s - s0) / (s1 - s0)));
       }
     }
-    return frames[frames.length - 1][1];
+    return frames[frames.length - 1]![1];
   };
 }
 
@@ -62,8 +62,8 @@ function fidget(rng: Rng, keys: readonly (keyof Pose)[], sd: number, tau: number
   return (pose, dt) => {
     const out = { ...pose };
     keys.forEach((k, i) => {
-      state[i] += (-state[i] / tau) * dt + sd * Math.sqrt((2 * dt) / tau) * rng.normal();
-      out[k] += state[i];
+      state[i]! += (-state[i]! / tau) * dt + sd * Math.sqrt((2 * dt) / tau) * rng.normal();
+      out[k] += state[i]!;
     });
     return out;
   };
@@ -157,7 +157,7 @@ function flail(start: Pose, seconds: number, rng: Rng): Motion {
   const base = idleStanding(start, rng);
   const strength = rng.uniform(0.7, 1.2);
   const osc = Array.from({ length: 10 }, () => ({ hz: rng.uniform(2, 4.2), phase: rng.uniform(0, 2 * Math.PI) }));
-  const o = (i: number, t: number): number => wave(t, osc[i].hz, osc[i].phase);
+  const o = (i: number, t: number): number => wave(t, osc[i]!.hz, osc[i]!.phase);
   return (t, dt) => {
     const pose = base(t, dt);
     const a = envelope(t, seconds, 0.25) * strength;

@@ -35,7 +35,8 @@ export class Rng {
   }
 
   pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)];
+    if (items.length === 0) throw new RangeError('nothing to pick from');
+    return items[Math.floor(this.next() * items.length)]!;
   }
 
   normal(mean = 0, sd = 1): number {
