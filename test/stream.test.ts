@@ -62,7 +62,7 @@ t.test('a streamed fall: START then END, in the log, memo to Kakao', async (t) =
   await waitFor(() => kakao.deliveredMemos().length >= 2, 'the memos of both ENDs');
   const memos = kakao.deliveredMemos();
   t.equal(memos.length, 2, 'one memo per END');
-  t.match(memos.join('\n'), /- 최종 이벤트 : fall/);
+  t.match(memos.join('\n'), /- 최종 이벤트 : 낙상 \(fall\)\n- 카메라 : cam-hall\n/, 'by its label, with the stream\'s session as the camera');
   t.match(memos.join('\n'), new RegExp(`- 지속시간 : 00:00:0\\d \\(${lying.duration_sec.toFixed(1)}s\\)`));
 });
 
