@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import t from 'tap';
 import { INFERENCE_DEVICES } from '../src/contracts/inference.js';
 import { readModelMeta } from '../src/shared/model-meta.js';
-import { BUNDLED_MODEL_PATH } from '../src/shared/paths.js';
+import { BUNDLED_MODEL_PATH, BUNDLED_MODELS_DIR } from '../src/shared/paths.js';
 import { startTestServer } from './support/server.js';
 import { metric } from './support/metrics.js';
 import { analyzeBody, randomFrames } from './support/windows.js';
@@ -17,7 +17,7 @@ const WINDOW = meta.windowSize || 16;
 const DIM = meta.featureDim;
 
 t.test('HTTP contract', async (t) => {
-  const { url, client, config } = await startTestServer(t, { BACKEND_MAX_BODY_BYTES: '200000' });
+  const { url, client, config } = await startTestServer(t, { BACKEND_MAX_BODY_BYTES: '200000', MODEL_CHECKPOINT_PATH: BUNDLED_MODELS_DIR });
   const analyze = (body: unknown) => client.post('/behavior/analyze', body);
   const good = analyzeBody(randomFrames(1, WINDOW, DIM));
 

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { readModelMeta } from '../src/shared/model-meta.js';
-import { BUNDLED_MODEL_PATH, BUNDLED_MODEL_W60_PATH } from '../src/shared/paths.js';
+import { BUNDLED_MODEL_PATH, BUNDLED_MODEL_W60_PATH, BUNDLED_MODELS_DIR } from '../src/shared/paths.js';
 import { metric } from './support/metrics.js';
 import { startTestServer } from './support/server.js';
 import { StreamClient } from './support/stream-client.js';
@@ -17,7 +17,7 @@ const version = (meta: typeof w16) => String(meta.source.sha256).slice(0, 12);
 const DIM = w16.featureDim;
 
 t.test('the bundled set', async (t) => {
-  const { url, client } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1' });
+  const { url, client } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', MODEL_CHECKPOINT_PATH: BUNDLED_MODELS_DIR });
   // What the old backend's agents send at their defaults: the streaming agent 16 frames, the realtime client 60.
   const body16 = analyzeBody(randomFrames(1, 16, DIM));
   const body60 = analyzeBody(randomFrames(2, 60, DIM));

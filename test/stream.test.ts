@@ -4,6 +4,7 @@
  * their error while the stream goes on, and the limits hold.
  */
 import t from 'tap';
+import { BUNDLED_MODELS_DIR } from '../src/shared/paths.js';
 import { computeFeatures, FEATURE_DIM } from '../src/features/pose-features.js';
 import { generateScene, PoseSimulator } from '../src/features/synthetic-pose.js';
 import { analyzeRequest } from '../src/shared/analysis-json.js';
@@ -96,7 +97,8 @@ t.test('stream results equal /behavior/analyze on the same window', async (t) =>
 });
 
 t.test('every bad message gets its error and the stream goes on', async (t) => {
-  const { url, client: http } = await startTestServer(t);
+  // The bundled set (windows 16 and 60), so the errors name both models.
+  const { url, client: http } = await startTestServer(t, { MODEL_CHECKPOINT_PATH: BUNDLED_MODELS_DIR });
   const client = await StreamClient.connect(url);
   t.teardown(() => client.close());
   const good = Array.from({ length: FEATURE_DIM }, (_, i) => Math.sin(i));

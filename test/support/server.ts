@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import { startServer, type RunningServer, type ServerSeams } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/shared/log.js';
-import { PROJECT_ROOT } from '../../src/shared/paths.js';
+import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../../src/shared/paths.js';
 import { jsonClient, type JsonClient } from './json-client.js';
 import { tempDir } from './temp-dir.js';
 
@@ -29,7 +29,10 @@ export function testEnv(dir: string, env: Record<string, string> = {}): Record<s
   return {
     BACKEND_HOST: '127.0.0.1',
     BACKEND_PORT: '0',
-    BACKEND_INFERENCE_WORKERS: '2',
+    BACKEND_INFERENCE_WORKERS: '1',
+    // One model: every worker of every test server loads it, and most tests need no more (the
+    // model-set tests name the bundled set themselves).
+    MODEL_CHECKPOINT_PATH: BUNDLED_MODEL_PATH,
     BACKEND_EVENT_LOG_JSONL: join(dir, 'events.jsonl'),
     KAKAO_TOKEN_FILE: join(dir, 'kakao-token.json'),
     ...env,
