@@ -26,7 +26,8 @@ function sourceFiles(dir: string): SourceFile[] {
   const out: SourceFile[] = [];
   for (const entry of readdirSync(join(PROJECT_ROOT, dir), { withFileTypes: true })) {
     const path = posix.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...sourceFiles(path));
+    // bench/out holds results and scratch checkouts of other versions, not this tree's code.
+    if (entry.isDirectory()) { if (path !== 'bench/out') out.push(...sourceFiles(path)); }
     else if (/\.ts$/.test(entry.name) && !entry.name.endsWith('.d.ts')) {
       const text = readFileSync(join(PROJECT_ROOT, path), 'utf8');
       const specifiers = [...text.matchAll(IMPORT)].map((m) => (m[1] ?? m[2])!);

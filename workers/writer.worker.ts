@@ -20,7 +20,21 @@ const init = workerData as WriterInit;
 const port = parentPort!;
 const logger = createLogger(init.logLevel, { thread: 'writer' });
 const post = (message: WriterOut) => port.postMessage(message);
-const report = (counter: KakaoCounter, label: string) => post({ type: 'kakao-count', counter, label });
+/** Kakao news waiting to be posted: sent once per turn of the event loop, however many ENDs it covers. */
+const news: Extract<WriterOut, { type: 'kakao-news' }> = { type: 'kakao-news', counts: [], outcomes: [] };
+let newsPosting = false;
+const postNews = () => {
+  if (newsPosting) return;
+  newsPosting = true;
+  setImmediate(() => {
+    newsPosting = false;
+    post({ type: 'kakao-news', counts: news.counts.splice(0), outcomes: news.outcomes.splice(0) });
+  });
+};
+const report = (counter: KakaoCounter, label: string) => {
+  news.counts.push({ counter, label });
+  postNews();
+};
 
 const sink: EventSink = init.events.logPath
   ? new JsonlSink({
@@ -36,7 +50,10 @@ const client = new KakaoClient({ apiBaseUrl: init.kakao.apiBaseUrl, authBaseUrl:
 const tokens = new KakaoTokens({ config: init.kakao, client, logger, report });
 const alerts = new KakaoAlerts({
   config: init.kakao, client, tokens, logger, report,
-  outcome: (alert, delivered, reason) => post({ type: 'alert-outcome', event_id: alert.event_id, delivered, reason }),
+  outcome: (alert, delivered, reason) => {
+    news.outcomes.push({ event_id: alert.event_id, delivered, reason });
+    postNews();
+  },
 });
 
 const ordered: OrderedMessage[] = [];

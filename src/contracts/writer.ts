@@ -83,9 +83,11 @@ export type WriterOut =
   | { type: 'failed'; seq: number; error: ErrorData }
   /** The log became unwritable (problem set) or writable again (null). */
   | { type: 'health'; problem: string | null }
-  /** One increment of a Kakao counter (the main thread owns the metrics registry). */
-  | { type: 'kakao-count'; counter: KakaoCounter; label: string }
+  /**
+   * Kakao counter increments (the main thread owns the metrics registry) and what became of END
+   * memos (delivered, or not and why: a kakao_alerts_undelivered_total reason), gathered per turn of
+   * the writer's event loop: one message for many ENDs, not one or two each.
+   */
+  | { type: 'kakao-news'; counts: { counter: KakaoCounter; label: string }[]; outcomes: { event_id: string; delivered: boolean; reason: string | null }[] }
   | { type: 'kakao-reply'; id: number; body: Record<string, unknown> }
-  /** What became of one END's memo: delivered, or not and why (a kakao_alerts_undelivered_total reason). */
-  | { type: 'alert-outcome'; event_id: string; delivered: boolean; reason: string | null }
   | { type: 'closed' };

@@ -179,15 +179,13 @@ export class WriterClient {
         if (message.problem) this.logger.error({ problem: message.problem }, 'event log is not writable');
         else this.logger.info('event log is writable again');
         return;
-      case 'kakao-count':
-        this.count(message.counter, message.label);
+      case 'kakao-news':
+        for (const { counter, label } of message.counts) this.count(counter, label);
+        for (const outcome of message.outcomes) this.onAlertOutcome?.(outcome);
         return;
       case 'kakao-reply':
         this.calls.get(message.id)?.(message.body);
         this.calls.delete(message.id);
-        return;
-      case 'alert-outcome':
-        this.onAlertOutcome?.({ event_id: message.event_id, delivered: message.delivered, reason: message.reason });
         return;
       case 'closed':
         this.onClosed?.();
