@@ -5,7 +5,7 @@
  */
 import { computeFeatures, FEATURE_DIM, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../src/features/pose-features.js';
 import { generateScene, lifeScript, SYNTHETIC_EVENTS } from '../src/features/synthetic-pose.js';
-import { analyzeRequest } from '../src/shared/analysis-json.js';
+import { analyzeRequest } from '../src/common/analysis-json.js';
 
 const FPS = 30;
 const SCENE_SECONDS = 30;

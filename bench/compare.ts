@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../src/shared/paths.js';
+import { PROJECT_ROOT } from '../src/common/paths.js';
 import { measureTarget, type LevelResult, type RunSettings } from './measure.js';
 import type { machineInfo, QuietGate } from './proc-stats.js';
 import type { ServerScenario } from './scenarios.js';

@@ -3,7 +3,7 @@
  * autocannon's own histogram has 1 ms resolution, too coarse for /health.
  */
 import autocannon, { type Request } from 'autocannon';
-import { LatencyRecorder } from '../src/shared/latency.js';
+import { LatencyRecorder } from '../src/common/latency.js';
 
 export interface LoadSpec {
   url: string;

@@ -37,7 +37,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/shared/paths.js';
+import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/common/paths.js';
 import { measureCeiling } from './baselines/ceiling.js';
 import { compareMarkdown, runCompare, saveCompare } from './compare.js';
 import { measureTarget, type RunSettings, type TargetResult } from './measure.js';

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { AgentOptions } from '../src/agent/options.js';
-import { BUNDLED_MODEL_PATH, BUNDLED_MODELS_DIR, PROJECT_ROOT } from '../src/shared/paths.js';
+import { BUNDLED_MODEL_PATH, BUNDLED_MODELS_DIR, PROJECT_ROOT } from '../src/common/paths.js';
 import { analyzeBodies, eventBodies } from './bodies.js';
 
 export const W60_MODEL_PATH = join(PROJECT_ROOT, 'test', 'fixtures', 'random-w60', 'model.onnx');

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { setTimeout as pause } from 'node:timers/promises';
-import { PROJECT_ROOT } from '../src/shared/paths.js';
+import { PROJECT_ROOT } from '../src/common/paths.js';
 import { parsePrometheus, type Scrape } from './server-figures.js';
 
 /** The built server's entry and inference worker under a checkout (this one, or a scratch build of another version). */

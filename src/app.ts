@@ -3,7 +3,7 @@
  * owns the shutdown order. main.ts adds the process concerns (signals, exit codes).
  */
 import type { Config } from './config.js';
-import type { Logger } from './shared/log.js';
+import type { Logger } from './common/log.js';
 import { createMetrics } from './metrics.js';
 import { EventLog } from './events/event-log.js';
 import { createAnalyzeBodyParser } from './inference/analyze-body.js';

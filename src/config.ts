@@ -11,9 +11,9 @@ import { resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import dotenv from 'dotenv';
-import { listModelSet, ModelError, type ModelEntry } from './shared/model-meta.js';
-import { BUNDLED_MODELS_DIR } from './shared/paths.js';
-import { DEFAULT_EVENT_LOG, DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW, DEFAULT_STREAMS_PER_SOCKET } from './shared/defaults.js';
+import { listModelSet, ModelError, type ModelEntry } from './common/model-meta.js';
+import { BUNDLED_MODELS_DIR } from './common/paths.js';
+import { DEFAULT_EVENT_LOG, DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW, DEFAULT_STREAMS_PER_SOCKET } from './common/defaults.js';
 import { INFERENCE_DEVICES, type InferenceDevice } from './contracts/inference.js';
 import { FSYNC_POLICIES, type EventsConfig, type KakaoConfig } from './contracts/writer.js';
 

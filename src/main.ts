@@ -3,8 +3,8 @@
  * problem stops the process with one plain line on stderr and exit code 1 — no stack trace.
  */
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createLogger } from './shared/log.js';
-import { ModelError } from './shared/model-meta.js';
+import { createLogger } from './common/log.js';
+import { ModelError } from './common/model-meta.js';
 import { startServer, type RunningServer } from './app.js';
 
 function refuseToStart(message: string): never {

@@ -1,5 +1,5 @@
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import { workerUrl } from './shared/paths.js';
+import { workerUrl } from './common/paths.js';
 
 /**
  * Starts workers/<name>.worker as a thread. From the build it is the .js file itself. Under tsx

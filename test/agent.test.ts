@@ -11,7 +11,7 @@ import type { AgentSummary } from '../src/agent/summary.js';
 import { AgentStartError, runAgent } from '../src/agent/run-agent.js';
 import type { EventRecord } from '../src/events/records.js';
 import type { SceneStep } from '../src/features/synthetic-pose.js';
-import { PROJECT_ROOT } from '../src/shared/paths.js';
+import { PROJECT_ROOT } from '../src/common/paths.js';
 import { startTestServer } from './support/server.js';
 
 const FPS = 30;

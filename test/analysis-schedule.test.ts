@@ -3,7 +3,7 @@
  * stride frames), and the one-in-flight rule where a newer due window supersedes a waiting one.
  */
 import t from 'tap';
-import { AnalysisSchedule } from '../src/shared/analysis-schedule.js';
+import { AnalysisSchedule } from '../src/common/analysis-schedule.js';
 
 /** The 1-based frame numbers, among the first `frames`, that complete a due window. */
 function dueFrames(window: number, stride: number, frames: number): number[] {

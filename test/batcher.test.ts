@@ -5,7 +5,7 @@
  */
 import { mock } from 'node:test';
 import t from 'tap';
-import { AppError } from '../src/shared/errors.js';
+import { AppError } from '../src/common/errors.js';
 import { MicroBatcher, type BatcherObserver, type BatcherOptions } from '../src/inference/batcher.js';
 import type { BatchTask } from '../src/contracts/inference.js';
 

@@ -2,7 +2,7 @@
  * The house rules, checked on the source: who may import what. A rule broken here names the file
  * and the import, so the fix is to move code to where both sides can import it downward.
  *
- * Layers: src/contracts (leaf: TypeBox only) ← src/shared and src/features (leaves any thread or
+ * Layers: src/contracts (leaf: TypeBox only) ← src/common and src/features (leaves any thread or
  * client may use) ← the server's main thread (src/**) | the threads (workers/**) | the clients
  * (src/agent, src/cli, bench). Foreign packages at a boundary have one owner each.
  */
@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, posix } from 'node:path';
 import t from 'tap';
-import { PROJECT_ROOT } from '../src/shared/paths.js';
+import { PROJECT_ROOT } from '../src/common/paths.js';
 
 interface SourceFile {
   /** Project-relative, with forward slashes. */
@@ -79,11 +79,11 @@ t.test('src/contracts is a leaf: it imports only TypeBox and other contracts', a
   t.same(broken, []);
 });
 
-t.test('src/shared and src/features import only contracts, each other and libraries', async (t) => {
+t.test('src/common and src/features import only contracts, each other and libraries', async (t) => {
   const broken = files
-    .filter((f) => under(f.path, 'src/shared/', 'src/features/'))
+    .filter((f) => under(f.path, 'src/common/', 'src/features/'))
     .flatMap((f) => f.specifiers
-      .filter((s) => { const local = resolveLocal(f.path, s); return local !== null && !under(local, 'src/contracts/', 'src/shared/', 'src/features/'); })
+      .filter((s) => { const local = resolveLocal(f.path, s); return local !== null && !under(local, 'src/contracts/', 'src/common/', 'src/features/'); })
       .map((s) => `${f.path} imports ${s}`));
   t.same(broken, []);
 });
@@ -92,13 +92,13 @@ t.test('threads import only contracts, shared leaves and their own code', async 
   const broken = files
     .filter((f) => under(f.path, 'workers/'))
     .flatMap((f) => f.specifiers
-      .filter((s) => { const local = resolveLocal(f.path, s); return local !== null && !under(local, 'src/contracts/', 'src/shared/', 'workers/'); })
+      .filter((s) => { const local = resolveLocal(f.path, s); return local !== null && !under(local, 'src/contracts/', 'src/common/', 'workers/'); })
       .map((s) => `${f.path} imports ${s}`));
   t.same(broken, []);
 });
 
 t.test('clients (demo agent, CLI, bench) do not import the server', async (t) => {
-  const clientMay = (local: string, own: string) => under(local, 'src/contracts/', 'src/shared/', 'src/features/', own);
+  const clientMay = (local: string, own: string) => under(local, 'src/contracts/', 'src/common/', 'src/features/', own);
   // The stream benchmark drives the demo agent as its load generator, through the agent's entry points.
   const benchMayUse = new Set(['src/agent/options.ts', 'src/agent/run-agent.ts', 'src/agent/summary.ts']);
   const clients: [string, string][] = [['src/agent/', 'src/agent/'], ['src/cli/', 'src/cli/'], ['bench/', 'bench/']];

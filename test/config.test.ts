@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import dotenv from 'dotenv';
 import { ConfigError, ENV_SCHEMA, loadConfig } from '../src/config.js';
-import { BUNDLED_MODEL_PATH, BUNDLED_MODELS_DIR, PROJECT_ROOT } from '../src/shared/paths.js';
+import { BUNDLED_MODEL_PATH, BUNDLED_MODELS_DIR, PROJECT_ROOT } from '../src/common/paths.js';
 import { tempDir } from './support/temp-dir.js';
 
 /** A directory without .env (removed when the tests end). */

@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import t from 'tap';
 import type { EventPayloadInput } from '../src/contracts/api.js';
-import { EventDetector, type DetectorOptions } from '../src/shared/event-detector.js';
+import { EventDetector, type DetectorOptions } from '../src/common/event-detector.js';
 
 const HI = 0.9;
 const LO = 0.1;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { pino } from 'pino';
-import { AppError } from '../src/shared/errors.js';
+import { AppError } from '../src/common/errors.js';
 import { EventLog } from '../src/events/event-log.js';
 import { recordFromPayload, recordFromStructured, serializeRecord, type EventRecord } from '../src/events/records.js';
 import { createMetrics } from '../src/metrics.js';

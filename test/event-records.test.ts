@@ -3,8 +3,8 @@
  * format()) produced for the same input; the expected strings were taken from CPython 3.
  */
 import t from 'tap';
-import { AppError } from '../src/shared/errors.js';
-import { pythonFixed, pythonFloat } from '../src/shared/python-format.js';
+import { AppError } from '../src/common/errors.js';
+import { pythonFixed, pythonFloat } from '../src/common/python-format.js';
 import { isoFromUnixSeconds, recordFromPayload, recordFromStructured, serializeRecord, type EventRecord } from '../src/events/records.js';
 
 t.test('floats print as Python repr', async (t) => {

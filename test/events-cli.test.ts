@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { PROJECT_ROOT } from '../src/shared/paths.js';
+import { PROJECT_ROOT } from '../src/common/paths.js';
 import { recordFromPayload, recordFromStructured, serializeRecord } from '../src/events/records.js';
 
 const run = promisify(execFile);

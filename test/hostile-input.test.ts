@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { FEATURE_DIM } from '../src/features/pose-features.js';
-import { encodeBinaryFrame } from '../src/shared/stream-frame-encoding.js';
+import { encodeBinaryFrame } from '../src/common/stream-frame-encoding.js';
 import { MAX_ERROR_ITEMS } from '../src/validation/fastapi-errors.js';
 import { MAX_NESTING_DEPTH } from '../src/validation/input-limits.js';
 import { startTestServer } from './support/server.js';

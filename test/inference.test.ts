@@ -3,8 +3,8 @@
  * worker threads and the bundled model.
  */
 import t from 'tap';
-import { readModelMeta } from '../src/shared/model-meta.js';
-import { BUNDLED_MODEL_PATH } from '../src/shared/paths.js';
+import { readModelMeta } from '../src/common/model-meta.js';
+import { BUNDLED_MODEL_PATH } from '../src/common/paths.js';
 import { CRASH_SENTINEL } from './fixtures/crash-sentinel.js';
 import { startTestServer } from './support/server.js';
 import { metric } from './support/metrics.js';

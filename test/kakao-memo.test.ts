@@ -1,7 +1,7 @@
 /** The memo's text, its link and Kakao's 200-character cut, without sending anything (the sent memo: kakao-http.test.ts). */
 import t from 'tap';
 import type { AlertRequest } from '../src/contracts/writer.js';
-import { pythonFixed } from '../src/shared/python-format.js';
+import { pythonFixed } from '../src/common/python-format.js';
 import { cutMemo, memoLink, memoText } from '../workers/writer/memo.js';
 
 /** 2026-11-29 17:35:47 in Seoul (08:35:47 UTC). */

@@ -3,7 +3,7 @@
  * sample (past its first buffer), the live median of the last 64, rounding, merging recorders.
  */
 import t from 'tap';
-import { LatencyRecorder } from '../src/shared/latency.js';
+import { LatencyRecorder } from '../src/common/latency.js';
 import { Rng } from '../src/features/synthetic-pose/rng.js';
 
 /** 1..n in a seeded random order. */

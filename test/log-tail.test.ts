@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { readLogTail } from '../src/shared/log-tail.js';
+import { readLogTail } from '../src/common/log-tail.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'log-tail-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

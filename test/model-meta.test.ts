@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { FEATURE_DIM } from '../src/features/pose-features.js';
 import { SYNTHETIC_EVENTS } from '../src/features/synthetic-pose.js';
-import { metaPathFor, ModelError, readModelMeta } from '../src/shared/model-meta.js';
-import { BUNDLED_MODEL_PATH } from '../src/shared/paths.js';
+import { metaPathFor, ModelError, readModelMeta } from '../src/common/model-meta.js';
+import { BUNDLED_MODEL_PATH } from '../src/common/paths.js';
 
 const RANDOM_W60 = new URL('./fixtures/random-w60/model.onnx', import.meta.url).pathname;
 

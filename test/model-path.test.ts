@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { ModelError, readModelMeta } from '../src/shared/model-meta.js';
+import { ModelError, readModelMeta } from '../src/common/model-meta.js';
 import { spawnServer, tempDir, testEnv } from './support/server.js';
 
 const refusal = (env: Record<string, string>, cwd: string): string => {

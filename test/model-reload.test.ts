@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { FEATURE_DIM } from '../src/features/pose-features.js';
-import { BUNDLED_MODEL_PATH, BUNDLED_MODEL_W60_PATH } from '../src/shared/paths.js';
+import { BUNDLED_MODEL_PATH, BUNDLED_MODEL_W60_PATH } from '../src/common/paths.js';
 import { metric } from './support/metrics.js';
 import { startTestServer, tempDir } from './support/server.js';
 import { StreamClient } from './support/stream-client.js';

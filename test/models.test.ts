@@ -4,8 +4,8 @@
  * the 422s, GET /models, /ready, /openapi.json and the per-model metrics.
  */
 import t from 'tap';
-import { readModelMeta } from '../src/shared/model-meta.js';
-import { BUNDLED_MODEL_PATH, BUNDLED_MODEL_W60_PATH, BUNDLED_MODELS_DIR } from '../src/shared/paths.js';
+import { readModelMeta } from '../src/common/model-meta.js';
+import { BUNDLED_MODEL_PATH, BUNDLED_MODEL_W60_PATH, BUNDLED_MODELS_DIR } from '../src/common/paths.js';
 import { metric } from './support/metrics.js';
 import { startTestServer } from './support/server.js';
 import { StreamClient } from './support/stream-client.js';

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { computeFeatures, FEATURE_DIM, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../src/features/pose-features.js';
 import { generateScene, SYNTHETIC_EVENTS, type SceneStep } from '../src/features/synthetic-pose.js';
-import { metaPathFor, ModelError } from '../src/shared/model-meta.js';
-import { BUNDLED_MODEL_PATH } from '../src/shared/paths.js';
+import { metaPathFor, ModelError } from '../src/common/model-meta.js';
+import { BUNDLED_MODEL_PATH } from '../src/common/paths.js';
 import { openOnnxModel, type OnnxModel } from '../workers/inference/onnx-model.js';
 
 const fixture = (name: string): string => new URL(`./fixtures/${name}/model.onnx`, import.meta.url).pathname;

@@ -5,8 +5,8 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { readModelMeta } from '../src/shared/model-meta.js';
-import { BUNDLED_MODEL_PATH } from '../src/shared/paths.js';
+import { readModelMeta } from '../src/common/model-meta.js';
+import { BUNDLED_MODEL_PATH } from '../src/common/paths.js';
 import { spawnServer, tempDir, testEnv } from './support/server.js';
 import { jsonClient } from './support/json-client.js';
 import { metricSample } from './support/metrics.js';

@@ -5,11 +5,11 @@
  */
 import t from 'tap';
 import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/shared/log.js';
+import { createLogger } from '../src/common/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { StreamHub, type StreamPeer } from '../src/streams/stream-hub.js';
 import type { ServedModel } from '../src/inference/model-registry.js';
-import { encodeBinaryFrame } from '../src/shared/stream-frame-encoding.js';
+import { encodeBinaryFrame } from '../src/common/stream-frame-encoding.js';
 import { tempDir } from './support/temp-dir.js';
 
 class TestPeer implements StreamPeer {

@@ -1,8 +1,8 @@
 /** Small parts of the stream side: the frame ring's order and the JSON keypoint encoder. */
 import t from 'tap';
-import { FrameRing } from '../src/shared/frame-ring.js';
+import { FrameRing } from '../src/common/frame-ring.js';
 import { decodeText } from '../src/streams/stream-messages.js';
-import { keypointsJson } from '../src/shared/stream-frame-encoding.js';
+import { keypointsJson } from '../src/common/stream-frame-encoding.js';
 
 t.test('the ring keeps the last frames, oldest first', async (t) => {
   const ring = new FrameRing(3, 2);

@@ -4,11 +4,11 @@
  * their error while the stream goes on, and the limits hold.
  */
 import t from 'tap';
-import { BUNDLED_MODELS_DIR } from '../src/shared/paths.js';
+import { BUNDLED_MODELS_DIR } from '../src/common/paths.js';
 import { computeFeatures, FEATURE_DIM } from '../src/features/pose-features.js';
 import { generateScene, PoseSimulator } from '../src/features/synthetic-pose.js';
-import { analyzeRequest } from '../src/shared/analysis-json.js';
-import { encodeBinaryFrame, keypointsJson } from '../src/shared/stream-frame-encoding.js';
+import { analyzeRequest } from '../src/common/analysis-json.js';
+import { encodeBinaryFrame, keypointsJson } from '../src/common/stream-frame-encoding.js';
 import { logLines } from './support/event-http.js';
 import { KakaoStandin } from './support/kakao-standin.js';
 import { metric } from './support/metrics.js';

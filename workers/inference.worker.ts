@@ -5,7 +5,7 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { BatchOutcome, BatchTask, InferenceWorkerInit, WorkerStatus } from '../src/contracts/inference.js';
-import { createLogger } from '../src/shared/log.js';
+import { createLogger } from '../src/common/log.js';
 import { openOnnxModel, type OnnxModel } from './inference/onnx-model.js';
 
 const init = workerData as InferenceWorkerInit;

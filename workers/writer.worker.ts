@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KakaoCounter, WriterIn, WriterInit, WriterOut, KakaoDebugCall } from '../src/contracts/writer.js';
-import { assertNever, errorMessage } from '../src/shared/errors.js';
-import { createLogger } from '../src/shared/log.js';
+import { assertNever, errorMessage } from '../src/common/errors.js';
+import { createLogger } from '../src/common/log.js';
 import { NullSink, type EventSink } from './writer/event-sink.js';
 import { JsonlSink } from './writer/jsonl-sink.js';
 import { KakaoAlerts } from './writer/kakao-alerts.js';

@@ -10,8 +10,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Piscina } from 'piscina';
 import type { BatchOutcome, BatchTask, InferenceWorkerInit, WorkerStatus } from '../../src/contracts/inference.js';
-import { readModelMeta } from '../../src/shared/model-meta.js';
-import { BUNDLED_MODEL_PATH } from '../../src/shared/paths.js';
+import { readModelMeta } from '../../src/common/model-meta.js';
+import { BUNDLED_MODEL_PATH } from '../../src/common/paths.js';
 import { analysisWindows } from '../bodies.js';
 import { assertBuilt, BUILT_INFERENCE_WORKER } from '../server-process.js';
 

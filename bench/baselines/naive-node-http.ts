@@ -9,8 +9,8 @@ import { createServer, type ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { AnalyzeRequest } from '../../src/contracts/api.js';
-import { analysisResult } from '../../src/shared/analysis-json.js';
-import { readModelMeta } from '../../src/shared/model-meta.js';
+import { analysisResult } from '../../src/common/analysis-json.js';
+import { readModelMeta } from '../../src/common/model-meta.js';
 
 const [modelPath, threadsArg] = process.argv.slice(2);
 if (!modelPath) throw new Error('usage: naive-node-http.ts <model.onnx> [threads]');

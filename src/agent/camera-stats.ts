@@ -3,7 +3,7 @@
  * and the events in progress. The display reads it live; the summary reads it at the end.
  */
 import type { AnalyzeResponse } from '../contracts/api.js';
-import { LatencyRecorder } from '../shared/latency.js';
+import { LatencyRecorder } from '../common/latency.js';
 
 /** Error details kept per camera for the summary (the count goes on). */
 const PROBLEMS_KEPT = 5;

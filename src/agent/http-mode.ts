@@ -4,13 +4,13 @@
  * hysteresis on the answers and posts the events (plus a HEARTBEAT every few seconds) to
  * /event/payload, as the seed's agents did.
  */
-import { DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW } from '../shared/defaults.js';
+import { DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW } from '../common/defaults.js';
 import type { AnalyzeResponse, EventPayloadInput } from '../contracts/api.js';
 import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
-import { analyzeRequest } from '../shared/analysis-json.js';
-import { AnalysisSchedule } from '../shared/analysis-schedule.js';
-import { EventDetector, type AnalysisPoint } from '../shared/event-detector.js';
-import { FrameRing } from '../shared/frame-ring.js';
+import { analyzeRequest } from '../common/analysis-json.js';
+import { AnalysisSchedule } from '../common/analysis-schedule.js';
+import { EventDetector, type AnalysisPoint } from '../common/event-detector.js';
+import { FrameRing } from '../common/frame-ring.js';
 import type { CameraFrame } from './camera.js';
 import { topEvent, type CameraStats } from './camera-stats.js';
 import { describeFailure } from './http-client.js';

@@ -3,7 +3,7 @@
  * defaults, and the check that turns a partial set into a complete, valid one.
  */
 import type { SceneStep } from '../features/synthetic-pose.js';
-import type { FrameInput } from '../shared/stream-frame-encoding.js';
+import type { FrameInput } from '../common/stream-frame-encoding.js';
 
 export type AgentMode = 'http' | 'ws';
 export type SocketLayout = 'shared' | 'per-camera';

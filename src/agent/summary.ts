@@ -3,7 +3,7 @@
  * every due analysis was answered — as an object (runAgent's result, `--json`) and as a table.
  */
 import type { CameraStats } from './camera-stats.js';
-import { LatencyRecorder, type LatencyFigures } from '../shared/latency.js';
+import { LatencyRecorder, type LatencyFigures } from '../common/latency.js';
 import type { AgentOptions } from './options.js';
 
 export interface CameraSummary {

@@ -5,9 +5,9 @@
  */
 import type { AnalyzeResponse } from '../contracts/api.js';
 import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
-import { AnalysisSchedule } from '../shared/analysis-schedule.js';
-import { FrameRing } from '../shared/frame-ring.js';
-import { encodeBinaryFrame, keypointsJson } from '../shared/stream-frame-encoding.js';
+import { AnalysisSchedule } from '../common/analysis-schedule.js';
+import { FrameRing } from '../common/frame-ring.js';
+import { encodeBinaryFrame, keypointsJson } from '../common/stream-frame-encoding.js';
 import type { CameraFrame } from './camera.js';
 import type { CameraStats } from './camera-stats.js';
 import { eventLine, type AgentContext } from './mode.js';

@@ -4,7 +4,7 @@
  * them back; the agent only counts and shows them.
  */
 import WebSocket from 'ws';
-import { DEFAULT_STREAMS_PER_SOCKET } from '../shared/defaults.js';
+import { DEFAULT_STREAMS_PER_SOCKET } from '../common/defaults.js';
 import type { CameraFrame } from './camera.js';
 import { streamUrl } from './options.js';
 import { waitUntil, type AgentContext, type ModeRunner } from './mode.js';

@@ -8,10 +8,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import dotenv from 'dotenv';
-import { DEFAULT_EVENT_LOG } from '../shared/defaults.js';
-import { readLogTail } from '../shared/log-tail.js';
-import { parseJsonObject } from '../shared/parse-json-object.js';
-import { pythonFixed, pythonJson, pythonObject } from '../shared/python-format.js';
+import { DEFAULT_EVENT_LOG } from '../common/defaults.js';
+import { readLogTail } from '../common/log-tail.js';
+import { parseJsonObject } from '../common/parse-json-object.js';
+import { pythonFixed, pythonJson, pythonObject } from '../common/python-format.js';
 
 const USAGE = 'usage: npm run events -- [--limit N] [--file path]   (default: the last 50 events of BACKEND_EVENT_LOG_JSONL)';
 const HEADERS = ['#', 'Time', 'Type', 'Session', 'Event', 'Prob', 'Duration', 'Detail'] as const;

@@ -3,8 +3,8 @@
  * recent list, the log's readiness, the Kakao debug calls, reopen and close.
  */
 import type { AlertRequest, WriterInit } from '../contracts/writer.js';
-import { AppError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
+import { AppError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
 import { RecentEvents } from './recent.js';
 import { serializeRecord, type EventRecord } from './records.js';

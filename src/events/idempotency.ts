@@ -8,7 +8,7 @@
  * for `windowMs`. A restart forgets them.
  */
 import { createHash } from 'node:crypto';
-import { AppError } from '../shared/errors.js';
+import { AppError } from '../common/errors.js';
 
 /** Longest key taken; the draft sets none, this bounds the memory one key can hold. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;

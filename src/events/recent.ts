@@ -2,7 +2,7 @@
  * The recent events kept in memory: a fixed-size ring of the exact lines written for them, so
  * `/event/recent` answers with the log's own bytes (floats keep their `.0`).
  */
-import { parseJsonObject } from '../shared/parse-json-object.js';
+import { parseJsonObject } from '../common/parse-json-object.js';
 
 export interface RefillReport {
   loaded: number;

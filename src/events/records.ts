@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EventPayloadInput } from '../contracts/api.js';
-import { AppError } from '../shared/errors.js';
-import { pythonJson, pythonObject } from '../shared/python-format.js';
+import { AppError } from '../common/errors.js';
+import { pythonJson, pythonObject } from '../common/python-format.js';
 
 export interface EventRecord {
   timestamp: string;

@@ -6,8 +6,8 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { AlertRequest, KakaoCounter, KakaoDebugCall, WriterInit, WriterOut } from '../contracts/writer.js';
-import { AppError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
+import { AppError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
 import { startWorkerThread } from '../worker-thread.js';
 

@@ -5,7 +5,7 @@
  * line a second says how many were left out.
  */
 import type { AccessLogMode } from '../config.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../common/log.js';
 
 /** The path is client input: longer ones are cut, so one request cannot write a megabyte line. */
 export const ACCESS_LOG_MAX_PATH = 200;

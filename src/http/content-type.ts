@@ -3,7 +3,7 @@
  * Anything else is refused 415 before the body is read — in particular `text/plain` and form
  * bodies, which a browser sends cross-site without a CORS preflight.
  */
-import { AppError } from '../shared/errors.js';
+import { AppError } from '../common/errors.js';
 
 const JSON_SUFFIXED = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+\+json$/;
 

@@ -3,7 +3,7 @@
  * never for web pages: they send no CORS headers, and refuse a browser request made from
  * another site, whatever BACKEND_CORS_ORIGINS allows elsewhere.
  */
-import { AppError } from '../shared/errors.js';
+import { AppError } from '../common/errors.js';
 
 /**
  * Throws 403 for a request that a browser made from another site: `Sec-Fetch-Site: cross-site`,

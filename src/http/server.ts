@@ -5,9 +5,9 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { AppError } from '../shared/errors.js';
+import { AppError } from '../common/errors.js';
 import type { HttpConfig } from '../config.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
 import { RequestValidationError } from '../validation/fastapi-errors.js';
 import { clipText } from '../validation/input-limits.js';

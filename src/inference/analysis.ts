@@ -2,7 +2,7 @@
  * The analysis contract shared by /behavior/analyze and the WebSocket streams: checking a
  * window against the model and turning its scores into the seed's response fields.
  */
-import { AppError } from '../shared/errors.js';
+import { AppError } from '../common/errors.js';
 import type { AnalyzeRequest } from '../contracts/api.js';
 
 export interface WindowShape {

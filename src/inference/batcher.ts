@@ -4,7 +4,7 @@
  * for company; a full batch leaves at once. Knows nothing of threads: it calls `run(batch)`.
  * One batcher serves one model version (model-registry.ts), so a batch never mixes them.
  */
-import { AppError } from '../shared/errors.js';
+import { AppError } from '../common/errors.js';
 import type { BatchTask } from '../contracts/inference.js';
 
 export interface BatcherOptions {

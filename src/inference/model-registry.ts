@@ -5,10 +5,10 @@
  * current one; once every new worker has every model, new requests go to it, and the old one
  * finishes what it had queued and closes. A set that fails to load leaves the current one serving.
  */
-import { AppError } from '../shared/errors.js';
-import { describeModelSet, firstLine, type ModelDescription, type ModelMeta } from '../shared/model-meta.js';
-import type { ModelOutputs } from '../shared/analysis-json.js';
-import type { Logger } from '../shared/log.js';
+import { AppError } from '../common/errors.js';
+import { describeModelSet, firstLine, type ModelDescription, type ModelMeta } from '../common/model-meta.js';
+import type { ModelOutputs } from '../common/analysis-json.js';
+import type { Logger } from '../common/log.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { checkFrameCount, type WindowShape } from './analysis.js';

@@ -6,11 +6,11 @@
  * Piscina replace a dead worker.
  */
 import { Piscina } from 'piscina';
-import { AppError } from '../shared/errors.js';
+import { AppError } from '../common/errors.js';
 import type { BatchOutcome, BatchTask, InferenceWorkerInit, WorkerStatus } from '../contracts/inference.js';
 import type { InferenceConfig } from '../config.js';
-import type { Logger } from '../shared/log.js';
-import { workerUrl } from '../shared/paths.js';
+import type { Logger } from '../common/log.js';
+import { workerUrl } from '../common/paths.js';
 
 export interface PoolStatus {
   loaded: number;

@@ -6,13 +6,13 @@
  */
 import type { AnalyzeResponse, EventPayloadInput } from '../contracts/api.js';
 import type { ServedModel } from '../inference/model-registry.js';
-import { analysisResult } from '../shared/analysis-json.js';
+import { analysisResult } from '../common/analysis-json.js';
 import { computeFeatures, KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
-import { AnalysisSchedule } from '../shared/analysis-schedule.js';
-import { EventDetector } from '../shared/event-detector.js';
-import { FrameRing } from '../shared/frame-ring.js';
+import { AnalysisSchedule } from '../common/analysis-schedule.js';
+import { EventDetector } from '../common/event-detector.js';
+import { FrameRing } from '../common/frame-ring.js';
 import type { DecodedFrame } from './stream-messages.js';
-import type { FrameInput } from '../shared/stream-frame-encoding.js';
+import type { FrameInput } from '../common/stream-frame-encoding.js';
 
 export interface StreamSettings {
   id: string;

@@ -4,12 +4,12 @@
  * events through the event log. Knows nothing of uWebSockets.js: a socket is a StreamPeer.
  */
 import type { StreamConfig } from '../config.js';
-import { AppError } from '../shared/errors.js';
+import { AppError } from '../common/errors.js';
 import type { EventLog } from '../events/event-log.js';
 import type { EventPayloadInput } from '../contracts/api.js';
 import { recordFromPayload } from '../events/records.js';
 import type { ModelRegistry, ServedModel } from '../inference/model-registry.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
 import type { StreamOpen } from '../contracts/stream.js';
 import { AnalysisStream, type StreamAnalysisResult, type StreamServices, type StreamSettings } from './analysis-stream.js';

@@ -5,7 +5,7 @@
  */
 import { BINARY_FRAME, STREAM_ID_LIMITS, StreamClose, StreamFrame, StreamOpen, UNIX_SECONDS_RANGE } from '../contracts/stream.js';
 import { KEYPOINT_COUNT, KEYPOINT_VALUES } from '../features/pose-features.js';
-import type { FrameInput } from '../shared/stream-frame-encoding.js';
+import type { FrameInput } from '../common/stream-frame-encoding.js';
 import { compileValidator, type Validator } from '../validation/validators.js';
 import type { FastApiErrorItem } from '../validation/fastapi-errors.js';
 import { MAX_NESTING_DEPTH, describeValue, tooDeepAt } from '../validation/input-limits.js';

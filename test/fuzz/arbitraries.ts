@@ -8,10 +8,10 @@
  * repetitive values are drawn as (unit, count) pairs and only expanded when serialised.
  */
 import fc from 'fast-check';
-import { readModelMeta } from '../../src/shared/model-meta.js';
-import { BUNDLED_MODEL_PATH } from '../../src/shared/paths.js';
+import { readModelMeta } from '../../src/common/model-meta.js';
+import { BUNDLED_MODEL_PATH } from '../../src/common/paths.js';
 import { KEYPOINT_COUNT, KEYPOINT_VALUES } from '../../src/features/pose-features.js';
-import { encodeBinaryFrame } from '../../src/shared/stream-frame-encoding.js';
+import { encodeBinaryFrame } from '../../src/common/stream-frame-encoding.js';
 import { Rng } from '../../src/features/synthetic-pose/rng.js';
 import { arr, describeBytes, describeEnds, entry, obj, raw, serialize, visible, type JsonEntry, type JsonText } from './json-text.js';
 

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { PROJECT_ROOT } from '../../src/shared/paths.js';
+import { PROJECT_ROOT } from '../../src/common/paths.js';
 import { tempDir, testEnv } from '../support/server.js';
 
 export interface RawRequest {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { startServer, type RunningServer, type ServerSeams } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/shared/log.js';
-import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../../src/shared/paths.js';
+import { createLogger } from '../../src/common/log.js';
+import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../../src/common/paths.js';
 import { jsonClient, type JsonClient } from './json-client.js';
 import { tempDir } from './temp-dir.js';
 

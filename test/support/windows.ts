@@ -1,7 +1,7 @@
 /** Seeded feature windows and request bodies for tests that need many distinct inputs. */
 import type { AnalyzeRequest } from '../../src/contracts/api.js';
 import { Rng } from '../../src/features/synthetic-pose/rng.js';
-import { analyzeRequest } from '../../src/shared/analysis-json.js';
+import { analyzeRequest } from '../../src/common/analysis-json.js';
 
 /** frames × dim features in [-2, 2), seeded. */
 export function randomFrames(seed: number, frames: number, dim: number): number[][] {

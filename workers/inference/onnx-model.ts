@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { InferenceWorkerInit } from '../../src/contracts/inference.js';
-import { firstLine, metaPathFor, ModelError, readModelMeta, type ModelMeta } from '../../src/shared/model-meta.js';
+import { firstLine, metaPathFor, ModelError, readModelMeta, type ModelMeta } from '../../src/common/model-meta.js';
 
 export interface OnnxModel {
   readonly meta: ModelMeta;

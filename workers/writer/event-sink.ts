@@ -2,7 +2,7 @@
  * Where the writer thread stores event records. The JSONL file is the embedded default; a shared
  * store (a Redis stream, say) can take its place behind the same few calls.
  */
-import { emptyLogTail, type LogTail } from '../../src/shared/log-tail.js';
+import { emptyLogTail, type LogTail } from '../../src/common/log-tail.js';
 
 export interface EventSink {
   /** Reads the last `maxLines` records (oldest first), then gets ready for appends. Never throws for an unwritable store: see problem(). */

@@ -7,8 +7,8 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { EventsConfig } from '../../src/contracts/writer.js';
-import { errorMessage } from '../../src/shared/errors.js';
-import { emptyLogTail, readLogTail, type LogTail } from '../../src/shared/log-tail.js';
+import { errorMessage } from '../../src/common/errors.js';
+import { emptyLogTail, readLogTail, type LogTail } from '../../src/common/log-tail.js';
 import type { EventSink } from './event-sink.js';
 
 export interface JsonlSinkOptions {

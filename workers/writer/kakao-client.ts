@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
-import { parseJsonObject } from '../../src/shared/parse-json-object.js';
+import { parseJsonObject } from '../../src/common/parse-json-object.js';
 
 /** What the caller should do about a failed call (KAKAO.md, Errors). */
 export type KakaoErrorKind =

@@ -4,7 +4,7 @@
  * display label; cut to Kakao's 200-character limit, inside the text template Kakao expects.
  */
 import type { AlertRequest, KakaoConfig } from '../../src/contracts/writer.js';
-import { pythonFixed } from '../../src/shared/python-format.js';
+import { pythonFixed } from '../../src/common/python-format.js';
 
 /** Kakao rejects a text template whose text is longer (-2). */
 const MEMO_MAX_CHARS = 200;

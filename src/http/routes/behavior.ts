@@ -1,8 +1,8 @@
 import { AnalyzeQuery, AnalyzeRequest, AnalyzeResponse, ErrorMessage, HTTPValidationError } from '../../contracts/api.js';
-import { AppError } from '../../shared/errors.js';
+import { AppError } from '../../common/errors.js';
 import { featureDimError, PackedWindow, packWindow } from '../../inference/analysis.js';
 import type { ModelRegistry } from '../../inference/model-registry.js';
-import { analysisResult } from '../../shared/analysis-json.js';
+import { analysisResult } from '../../common/analysis-json.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 export interface BehaviorDeps {

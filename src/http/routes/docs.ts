@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { DEFAULT_STREAM_WINDOW } from '../../shared/defaults.js';
+import { DEFAULT_STREAM_WINDOW } from '../../common/defaults.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 const require = createRequire(import.meta.url);

@@ -2,7 +2,7 @@
  * What is served and its swap: GET /models, GET /models/{name}, POST /admin/models/reload.
  */
 import { ErrorMessage, ModelInfo, ModelList, ReloadResponse } from '../../contracts/api.js';
-import { AppError } from '../../shared/errors.js';
+import { AppError } from '../../common/errors.js';
 import type { ModelRegistry, ReloadOutcome, ServedModel } from '../../inference/model-registry.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 

@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { PROJECT_ROOT } from '../../shared/paths.js';
+import { PROJECT_ROOT } from '../../common/paths.js';
 import type { Exchange } from '../exchange.js';
 import { defineRoute, type RouteResult, type RouteSpec } from '../route.js';
 import type { WatchService, FeedMessage } from '../../watch/watch-service.js';
