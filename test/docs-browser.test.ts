@@ -5,17 +5,13 @@
  */
 import t, { type Test } from 'tap';
 import { startTestServer } from './support/server.js';
-import { launchBrowser } from './support/browser.js';
+import { launchBrowser, recordedPage } from './support/browser.js';
 
 const HOST = 'behavior.example';
 
 /** What the functions run in the page use of it (the tests are compiled without the DOM types). */
 interface PageGlobal {
-  document: {
-    querySelectorAll(selector: string): { length: number };
-    addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
-  };
-  cspViolations: string[];
+  document: { querySelectorAll(selector: string): { length: number } };
 }
 
 t.test('/docs', async (t) => {
@@ -65,16 +61,7 @@ t.test('/docs', async (t) => {
     const context = await launchBrowser(t, { hosts: { [HOST]: '127.0.0.1' } });
     if (!context) return;
     const origin = `http://${HOST}:${port}`;
-    const requests: string[] = [];
-    context.on('request', (request) => requests.push(request.url()));
-    await context.addInitScript(() => {
-      const page = globalThis as unknown as PageGlobal;
-      page.cspViolations = [];
-      page.document.addEventListener('securitypolicyviolation', (e) => page.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
-    const page = await context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const { page, requests, pageErrors, cspViolations } = await recordedPage(context);
 
     const response = await page.goto(`${origin}/docs`);
     t.equal(response?.status(), 200);
@@ -101,7 +88,7 @@ t.test('/docs', async (t) => {
     await page.waitForLoadState('networkidle');
     t.ok(requests.includes(`${origin}/openapi.json`), 'the page\'s requests are recorded');
     t.same(requests.filter((u) => new URL(u).origin !== origin), [], `every request goes to ${origin}`);
-    t.same(await page.evaluate(() => (globalThis as unknown as PageGlobal).cspViolations), [], 'nothing was blocked by the policy');
+    t.same(await cspViolations(), [], 'nothing was blocked by the policy');
     t.same(pageErrors, [], 'no script errors');
   });
 });

@@ -13,7 +13,7 @@ import t from 'tap';
 import { generateScene } from '../src/features/synthetic-pose.js';
 import { keypointsJson } from '../src/common/stream-frame-encoding.js';
 import { PROJECT_ROOT } from '../src/common/paths.js';
-import { launchBrowser } from './support/browser.js';
+import { launchBrowser, recordedPage } from './support/browser.js';
 import { KakaoStandin } from './support/kakao-standin.js';
 import { startTestServer } from './support/server.js';
 import { StreamClient } from './support/stream-client.js';
@@ -23,11 +23,6 @@ const HOST = 'watch.example';
 const KOREAN = 'ko-KR';
 const require = createRequire(import.meta.url);
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'src/watch/page/tsconfig.json'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
-
-interface PageGlobal {
-  document: { addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void };
-  cspViolations: string[];
-}
 
 t.test('the watch page', async (t) => {
   const kakao = await KakaoStandin.start();
@@ -42,16 +37,7 @@ t.test('the watch page', async (t) => {
   const context = await launchBrowser(t, { hosts: { [HOST]: '127.0.0.1' }, locale: KOREAN });
   if (!context) return;
   const origin = `http://${HOST}:${port}`;
-  const requests: string[] = [];
-  context.on('request', (request) => requests.push(request.url()));
-  await context.addInitScript(() => {
-    const page = globalThis as unknown as PageGlobal;
-    page.cspViolations = [];
-    page.document.addEventListener('securitypolicyviolation', (e) => page.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-  const page = await context.newPage();
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
+  const { page, requests, pageErrors, cspViolations } = await recordedPage(context);
 
   const root = await page.goto(`${origin}/`);
   t.equal(new URL(page.url()).pathname, '/watch', '/ sends you to /watch');
@@ -122,7 +108,7 @@ t.test('the watch page', async (t) => {
   t.test('nothing left the server; nothing blocked; no script errors', async (t) => {
     t.ok(requests.some((u) => u.endsWith('/watch/assets/uPlot.iife.min.js')), 'uPlot came from this server');
     t.same(requests.filter((u) => new URL(u).origin !== origin), [], `every request went to ${origin}`);
-    t.same(await page.evaluate(() => (globalThis as unknown as PageGlobal).cspViolations), []);
+    t.same(await cspViolations(), []);
     t.same(pageErrors, []);
   });
 });

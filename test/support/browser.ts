@@ -8,6 +8,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
+import type { BrowserContext, Page } from 'playwright-core';
 
 process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
 
@@ -89,4 +90,34 @@ export async function launchBrowser(t: Test, options: LaunchOptions = {}) {
     rmSync(profile, { recursive: true, force: true });
   });
   return context;
+}
+
+/** What a page did: every request the context made, script errors, and what the Content-Security-Policy blocked. */
+export interface PageRecord {
+  page: Page;
+  requests: string[];
+  pageErrors: string[];
+  /** The policy violations reported in the page so far (`directive blocked-uri`). */
+  cspViolations(): Promise<string[]>;
+}
+
+/** Opens a page in `context` that records its requests, its script errors and its policy violations. */
+export async function recordedPage(context: BrowserContext): Promise<PageRecord> {
+  const requests: string[] = [];
+  context.on('request', (request) => requests.push(request.url()));
+  await context.addInitScript(() => {
+    const page = globalThis as unknown as ViolationLog;
+    page.cspViolations = [];
+    page.document.addEventListener('securitypolicyviolation', (e) => page.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  return { page, requests, pageErrors, cspViolations: () => page.evaluate(() => (globalThis as unknown as ViolationLog).cspViolations) };
+}
+
+/** What the init script keeps in the page (the tests are compiled without the DOM types). */
+interface ViolationLog {
+  cspViolations: string[];
+  document: { addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void };
 }
