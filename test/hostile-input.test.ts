@@ -88,6 +88,16 @@ t.test('hostile input', async (t) => {
     await alive();
   });
 
+  t.test('a long model name is quoted clipped in the answer', async (t) => {
+    const name = 'm'.repeat(3000);
+    const unknown = await client.post(`/behavior/analyze?model=${name}`, window);
+    t.equal(unknown.status, 422);
+    t.ok(unknown.text.length < 1000, `a ${unknown.text.length}-byte answer`);
+    const missing = await client.get(`/models/${name}`);
+    t.equal(missing.status, 404);
+    t.ok(missing.text.length < 1000, `a ${missing.text.length}-byte answer`);
+  });
+
   t.test('a "__proto__" event name in the probs list form is kept as a name', async (t) => {
     const res = await client.post(`/event/payload`, { type: 'PROBS', events: ['__proto__', 'fall'], probs: [0.25, 0.5], session_id: 'proto' });
     t.equal(res.status, 200);

@@ -5,6 +5,7 @@
  * current one; once every new worker has every model, new requests go to it, and the old one
  * finishes what it had queued and closes. A set that fails to load leaves the current one serving.
  */
+import { describeValue } from '../validation/input-limits.js';
 import { AppError } from '../common/errors.js';
 import { describeModelSet, firstLine, type ModelDescription, type ModelMeta } from '../common/model-meta.js';
 import type { ModelOutputs } from '../common/analysis-json.js';
@@ -160,7 +161,7 @@ export class ModelRegistry {
     const generation = this.current;
     if (name !== undefined && name !== null) {
       const named = generation.byName.get(name);
-      if (!named) throw new AppError('invalid_input', `unknown model ${JSON.stringify(name)}; this server serves ${generation.describe()}`);
+      if (!named) throw new AppError('invalid_input', `unknown model ${describeValue(name)}; this server serves ${generation.describe()}`);
       checkFrameCount(frames, named);
       return named;
     }

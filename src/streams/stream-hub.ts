@@ -3,6 +3,7 @@
  * messages to its streams, sending results back under back-pressure, and writing server-side
  * events through the event log. Knows nothing of uWebSockets.js: a socket is a StreamPeer.
  */
+import { describeValue } from '../validation/input-limits.js';
 import type { StreamConfig } from '../config.js';
 import { AppError } from '../common/errors.js';
 import type { EventLog } from '../events/event-log.js';
@@ -174,7 +175,7 @@ export class StreamConnection {
     let window: number;
     if (message.model !== undefined) {
       const named = models.get(message.model);
-      if (!named) return refuse('bad_message', `model: unknown model ${JSON.stringify(message.model)}; this server serves ${models.models.map((m) => m.name).join(', ')}`);
+      if (!named) return refuse('bad_message', `model: unknown model ${describeValue(message.model)}; this server serves ${models.models.map((m) => m.name).join(', ')}`);
       if (message.window !== undefined && named.windowSize > 0 && message.window !== named.windowSize) {
         return refuse('bad_message', `window: the model takes ${named.windowSize} frames, got ${message.window}`);
       }

@@ -1,6 +1,7 @@
 /**
  * What is served and its swap: GET /models, GET /models/{name}, POST /admin/models/reload.
  */
+import { describeValue } from '../../validation/input-limits.js';
 import { ErrorMessage, ModelInfo, ModelList, ReloadResponse } from '../../contracts/api.js';
 import { AppError } from '../../common/errors.js';
 import type { ModelRegistry, ReloadOutcome, ServedModel } from '../../inference/model-registry.js';
@@ -61,7 +62,7 @@ export function modelRoutes(models: ModelsDeps): RouteSpec<any, any>[] {
       handler: ({ exchange }) => {
         const name = exchange.params[0] ?? '';
         const model = models.get(name);
-        if (!model) throw new AppError('not_found', `no model named ${JSON.stringify(name)}; this server serves ${models.models.map((m) => m.name).join(', ')}`);
+        if (!model) throw new AppError('not_found', `no model named ${describeValue(name)}; this server serves ${models.models.map((m) => m.name).join(', ')}`);
         return { json: modelInfo(model, models.poolStatus().provider) };
       },
     }),
