@@ -6,7 +6,8 @@
  * returns a frozen Config cut into the slices each part of the server needs.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
@@ -15,7 +16,7 @@ import { listModelSet, ModelError, type ModelEntry } from './common/model-meta.j
 import { BUNDLED_MODELS_DIR } from './common/paths.js';
 import { DEFAULT_EVENT_LOG, DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW, DEFAULT_STREAMS_PER_SOCKET } from './common/defaults.js';
 import { INFERENCE_DEVICES, type InferenceDevice } from './contracts/inference.js';
-import { FSYNC_POLICIES, type EventsConfig, type KakaoConfig } from './contracts/writer.js';
+import { EVENT_STORES, FSYNC_POLICIES, type EventsConfig, type KakaoConfig, type NatsStoreConfig } from './contracts/writer.js';
 
 
 const Str = (def: string, description: string) => Type.String({ default: def, description });
@@ -56,6 +57,7 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_ADMIN_TOKEN: OptStr('when set, the Kakao debug endpoints need Authorization: Bearer <this>'),
   BACKEND_REUSE_PORT: Bool(false, 'share BACKEND_PORT with other processes that also set it (SO_REUSEPORT); false = refuse to start on a port in use'),
   // event log
+  BACKEND_EVENT_STORE: Enum(EVENT_STORES, 'file', 'file = the JSONL log below, this process alone; nats = a NATS JetStream stream shared by every replica (README: More than one process)'),
   BACKEND_EVENT_LOG_JSONL: Str(DEFAULT_EVENT_LOG, 'event log path; empty = keep no file'),
   BACKEND_EVENT_KEEP_RECENT: Int(200, 0, 1_000_000, 'recent events kept in memory (and refilled from the log at start)'),
   BACKEND_EVENT_FSYNC: Enum(FSYNC_POLICIES, 'batch', 'batch = fsync every group commit; interval = every BACKEND_EVENT_FSYNC_INTERVAL_MS; never = leave it to the OS'),
@@ -64,6 +66,12 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_EVENT_MAX_BYTES: Int(16_384, 1024, 1_048_576, 'largest event, as its log line in bytes; a larger event is refused with 413'),
   BACKEND_IDEMPOTENCY_WINDOW_SEC: Int(86_400, 1, 31_536_000, 'how long an Idempotency-Key on /event/payload and /event is remembered'),
   BACKEND_IDEMPOTENCY_MAX_KEYS: Int(100_000, 1, 10_000_000, 'most Idempotency-Keys remembered; the oldest is forgotten first'),
+  // the NATS JetStream store (BACKEND_EVENT_STORE=nats)
+  NATS_URL: Str('nats://127.0.0.1:4222', 'NATS server URL; a comma-separated list for a cluster'),
+  BACKEND_NATS_STREAM: Str('BEHAVIOR_EVENTS', 'JetStream stream of the event records; its consumer and buckets are named after it'),
+  BACKEND_NATS_REPLICAS: Int(1, 1, 5, 'stream and bucket replicas: 1 on one NATS node, 3 on a three-node cluster'),
+  BACKEND_NATS_MAX_AGE_SEC: Int(2_592_000, 0, 3_153_600_000, 'records older than this are removed from the stream; 0 = kept whatever their age'),
+  BACKEND_NATS_MAX_BYTES: Int(0, 0, Number.MAX_SAFE_INTEGER, 'the stream\'s size limit in bytes, oldest removed first; 0 = no limit'),
   // Kakao
   KAKAO_ACCESS_TOKEN: OptStr('Kakao access token; unset = no memos (logged once)'),
   KAKAO_REST_API_KEY: OptStr('Kakao app REST API key; with KAKAO_REFRESH_TOKEN enables token refresh'),
@@ -249,7 +257,9 @@ function buildConfig(e: Env, cwd: string): Config {
       reusePort: e.BACKEND_REUSE_PORT,
     },
     events: {
-      logPath: e.BACKEND_EVENT_LOG_JSONL ? resolve(cwd, e.BACKEND_EVENT_LOG_JSONL) : null,
+      store: e.BACKEND_EVENT_STORE,
+      logPath: e.BACKEND_EVENT_STORE === 'file' && e.BACKEND_EVENT_LOG_JSONL ? resolve(cwd, e.BACKEND_EVENT_LOG_JSONL) : null,
+      nats: e.BACKEND_EVENT_STORE === 'nats' ? natsStore(e) : null,
       keepRecent: e.BACKEND_EVENT_KEEP_RECENT,
       fsync: e.BACKEND_EVENT_FSYNC,
       fsyncIntervalMs: e.BACKEND_EVENT_FSYNC_INTERVAL_MS,
@@ -288,6 +298,23 @@ function buildConfig(e: Env, cwd: string): Config {
     },
     watch: { token: e.BACKEND_WATCH_TOKEN || null, publicUrl },
     logLevel: e.BACKEND_LOG_LEVEL,
+  };
+}
+
+function natsStore(e: Env): NatsStoreConfig {
+  const servers = e.NATS_URL.split(',').map((s) => s.trim()).filter(Boolean);
+  if (servers.length === 0) throw new ConfigError('NATS_URL', 'names no server');
+  // JetStream stream names: no spaces, dots, wildcards or path separators.
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(e.BACKEND_NATS_STREAM)) {
+    throw new ConfigError('BACKEND_NATS_STREAM', `use letters, digits, _ and - only, at most 64 (got ${JSON.stringify(e.BACKEND_NATS_STREAM)})`);
+  }
+  return {
+    servers,
+    stream: e.BACKEND_NATS_STREAM,
+    replicas: e.BACKEND_NATS_REPLICAS,
+    maxAgeSec: e.BACKEND_NATS_MAX_AGE_SEC,
+    maxBytes: e.BACKEND_NATS_MAX_BYTES,
+    replicaId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
 }
 

@@ -62,7 +62,7 @@ let pumping = false;
 let closing = false;
 
 tokens.load();
-const tail = await sink.start(init.events.keepRecent);
+const tail = await sink.start(init.events.keepRecent, (lines) => post({ type: 'followed', lines }));
 tokens.start();
 if (!tokens.usable()) logger.info('KAKAO_ACCESS_TOKEN is not set: END events send no Kakao memo');
 port.on('message', (message: WriterIn) => {
@@ -93,6 +93,12 @@ function handle(message: WriterIn): void {
       return;
     case 'kakao-call':
       void answer(message.id, message.call);
+      return;
+    case 'page':
+      sink.page(message.query).then(
+        (page) => post({ type: 'page-reply', id: message.id, page, error: null }),
+        (err: unknown) => post({ type: 'page-reply', id: message.id, page: null, error: errorMessage(err) }),
+      );
       return;
     default:
       assertNever(message, 'message to the writer thread');
@@ -132,13 +138,13 @@ async function writeBatches(batches: AppendMessage[]): Promise<void> {
   const last = batches[batches.length - 1]!;
   const count = batches.reduce((sum, b) => sum + b.count, 0);
   try {
-    await sink.append(batches.length === 1 ? last.lines : batches.map((b) => b.lines).join(''));
+    await sink.append(batches.length === 1 ? last.lines : batches.map((b) => b.lines).join(''), batches.flatMap((b) => b.alerts));
   } catch (err) {
     post({ type: 'failed', seq: last.seq, error: { code: 'event_log_unavailable', message: errorMessage(err) } });
     return;
   }
   post({ type: 'written', seq: last.seq, count });
-  for (const batch of batches) for (const alert of batch.alerts) alerts.enqueue(alert);
+  if (!sink.sendsAlerts) for (const batch of batches) for (const alert of batch.alerts) alerts.enqueue(alert);
 }
 
 async function answer(id: number, call: KakaoDebugCall): Promise<void> {

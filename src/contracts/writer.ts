@@ -7,10 +7,33 @@ import type { ErrorData } from './errors.js';
 export const FSYNC_POLICIES = ['batch', 'interval', 'never'] as const;
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
 
+/** Where event records are stored: the embedded JSONL file, or a NATS JetStream stream shared by replicas. */
+export const EVENT_STORES = ['file', 'nats'] as const;
+export type EventStoreKind = (typeof EVENT_STORES)[number];
+
+/** The NATS JetStream store's settings (NATS_URL, BACKEND_NATS_*). */
+export interface NatsStoreConfig {
+  /** Server URLs (a cluster's several). */
+  servers: string[];
+  /** Stream name; its subjects, consumers and buckets are named from it. */
+  stream: string;
+  /** Stream (and bucket) replicas: 1 on one node, 3 on a three-node cluster. */
+  replicas: number;
+  /** Records older than this are removed; 0 = kept whatever their age. */
+  maxAgeSec: number;
+  /** The stream's size limit in bytes (oldest removed first); 0 = no limit. */
+  maxBytes: number;
+  /** This process among the replicas (host, pid, random): in headers, claims and logs. */
+  replicaId: string;
+}
+
 /** The event log's settings (BACKEND_EVENT_*), as the writer thread gets them. */
 export interface EventsConfig {
-  /** Absolute path, or null to keep no file. */
+  store: EventStoreKind;
+  /** The JSONL file (store 'file'): absolute path, or null to keep no file. */
   logPath: string | null;
+  /** Store 'nats': its settings; null for the file store. */
+  nats: NatsStoreConfig | null;
   keepRecent: number;
   fsync: FsyncPolicy;
   fsyncIntervalMs: number;
@@ -61,6 +84,24 @@ export interface AlertRequest {
   received_at_ms: number;
 }
 
+/** A page of older records asked of the store (the watch page's history), newest first. */
+export interface EventPageQuery {
+  /** Where the previous page ended (its `next`), or null for the newest records. */
+  before: string | null;
+  limit: number;
+  camera?: string;
+  event?: string;
+  /** Record types (START, END, PROBS, …) wanted; absent = all. */
+  types?: string[];
+}
+
+export interface EventPage {
+  /** The records' lines as stored, newest first. */
+  lines: string[];
+  /** Cursor of the next older page, or null at the start of the store (or when the scan stopped for its bound). */
+  next: string | null;
+}
+
 export type KakaoDebugCall = { kind: 'token-check' } | { kind: 'send-test'; text: string };
 
 export type WriterIn =
@@ -69,6 +110,8 @@ export type WriterIn =
   /** Reopen the log file (SIGHUP, after logrotate moved it). */
   | { type: 'reopen' }
   | { type: 'kakao-call'; id: number; call: KakaoDebugCall }
+  /** Read a page of older records from the store; answered by 'page-reply' with the same id. */
+  | { type: 'page'; id: number; query: EventPageQuery }
   /** Write everything received so far, give Kakao work up to kakaoGraceMs, close, answer 'closed'. */
   | { type: 'close'; kakaoGraceMs: number };
 
@@ -90,4 +133,7 @@ export type WriterOut =
    */
   | { type: 'kakao-news'; counts: { counter: KakaoCounter; label: string }[]; outcomes: { event_id: string; delivered: boolean; reason: string | null }[] }
   | { type: 'kakao-reply'; id: number; body: Record<string, unknown> }
+  | { type: 'page-reply'; id: number; page: EventPage | null; error: string | null }
+  /** Records other replicas stored (shared store only), in the store's order, as they arrive. */
+  | { type: 'followed'; lines: string[] }
   | { type: 'closed' };

@@ -2,10 +2,11 @@
  * The event side as the HTTP routes see it: append a record (acknowledged once written), the
  * recent list, the log's readiness, the Kakao debug calls, reopen and close.
  */
-import type { AlertRequest, WriterInit } from '../contracts/writer.js';
+import type { AlertRequest, EventPage, EventPageQuery, WriterInit } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
+import { parseJsonObject } from '../common/parse-json-object.js';
 import { RecentEvents } from './recent.js';
 import { serializeRecord, type EventRecord } from './records.js';
 import { WriterClient, type AlertOutcome } from './writer-client.js';
@@ -37,6 +38,7 @@ export class EventLog {
   private constructor(client: WriterClient, recent: RecentEvents, kakaoGraceMs: number, maxEventBytes: number) {
     this.client = client;
     client.onAlertOutcome = (outcome) => { for (const w of this.watchers) w.alertOutcome(outcome); };
+    client.onFollowed = (lines) => this.followed(lines);
     this.recent = recent;
     this.kakaoGraceMs = kakaoGraceMs;
     this.maxEventBytes = maxEventBytes;
@@ -99,6 +101,11 @@ export class EventLog {
     return this.recent.lastJson(limit, RECENT_ANSWER_MAX_CHARS);
   }
 
+  /** A page of older records from the whole store, newest first (the watch page's history). */
+  page(query: EventPageQuery): Promise<EventPage> {
+    return this.client.page(query);
+  }
+
   /** Null while the log is writable, else the reason (for /ready). */
   readiness(): string | null {
     return this.client.readiness();
@@ -122,6 +129,16 @@ export class EventLog {
   /** Refuses new appends (shutting_down), writes every pending line, gives Kakao work up to kakaoGraceMs (default: one Kakao timeout), stops the thread. */
   close(options?: { kakaoGraceMs?: number }): Promise<void> {
     return this.client.close(options?.kakaoGraceMs ?? this.kakaoGraceMs);
+  }
+
+  /** Records other replicas stored: they join the recent list and the watchers as this replica's own do. */
+  private followed(lines: string[]): void {
+    for (const line of lines) {
+      const record = parseJsonObject(line) as EventRecord | null;
+      if (!record) continue;
+      this.recent.push(line);
+      for (const w of this.watchers) w.written(record, line, false);
+    }
   }
 }
 

@@ -5,7 +5,7 @@
  * Kakao metrics (the thread only reports figures).
  */
 import type { Worker } from 'node:worker_threads';
-import type { AlertRequest, KakaoCounter, KakaoDebugCall, WriterInit, WriterOut } from '../contracts/writer.js';
+import type { AlertRequest, EventPage, EventPageQuery, KakaoCounter, KakaoDebugCall, WriterInit, WriterOut } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
@@ -53,9 +53,12 @@ export class WriterClient {
   private stopped = false;
   private nextCallId = 1;
   private readonly calls = new Map<number, (body: Record<string, unknown>) => void>();
+  private readonly pages = new Map<number, { resolve(page: EventPage): void; reject(err: AppError): void }>();
   private onClosed: (() => void) | null = null;
   /** Told what became of each END's memo (the writer thread reports it by event_id). */
   onAlertOutcome: ((outcome: AlertOutcome) => void) | null = null;
+  /** Told of records other replicas stored (shared store only), in the store's order. */
+  onFollowed: ((lines: string[]) => void) | null = null;
 
   private constructor(worker: Worker, problem: string | null, backlogMax: number, logger: Logger, metrics: Metrics) {
     this.worker = worker;
@@ -131,6 +134,16 @@ export class WriterClient {
     });
   }
 
+  /** A page of older records from the store; rejects with AppError event_log_unavailable when it cannot be read. */
+  page(query: EventPageQuery): Promise<EventPage> {
+    if (this.stopped || this.closing) return Promise.reject(new AppError('event_log_unavailable', this.problem ?? 'event writer stopped'));
+    const id = this.nextCallId++;
+    return new Promise((resolve, reject) => {
+      this.pages.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'page', id, query });
+    });
+  }
+
   /** Stops taking appends, waits for every pending line to be written, gives Kakao up to kakaoGraceMs, stops the thread. */
   close(kakaoGraceMs: number): Promise<void> {
     this.closing ??= this.doClose(kakaoGraceMs);
@@ -187,6 +200,16 @@ export class WriterClient {
         this.calls.get(message.id)?.(message.body);
         this.calls.delete(message.id);
         return;
+      case 'page-reply': {
+        const waiting = this.pages.get(message.id);
+        this.pages.delete(message.id);
+        if (message.page) waiting?.resolve(message.page);
+        else waiting?.reject(new AppError('event_log_unavailable', message.error ?? 'the event store could not be read'));
+        return;
+      }
+      case 'followed':
+        this.onFollowed?.(message.lines);
+        return;
       case 'closed':
         this.onClosed?.();
         return;
@@ -235,6 +258,8 @@ export class WriterClient {
     if (last && this.head < this.pending.length) this.settle(last.seq, error);
     for (const resolve of this.calls.values()) resolve({ ok: false, err: 'event writer stopped' });
     this.calls.clear();
+    for (const { reject } of this.pages.values()) reject(error);
+    this.pages.clear();
   }
 
   private onStopped(reason: string): void {

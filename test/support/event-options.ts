@@ -10,7 +10,7 @@ import type { EventLogOptions } from '../../src/events/event-log.js';
 /** The event and Kakao slices with the defaults of config.ts, a log in `dir` and Kakao pointed nowhere. */
 export function eventOptions(dir: string, overrides: { events?: Partial<EventsConfig>; kakao?: Partial<KakaoConfig> } = {}): EventLogOptions {
   return {
-    events: { logPath: `${dir}/events.jsonl`, keepRecent: 200, fsync: 'batch', fsyncIntervalMs: 1000, backlogMax: 10_000, maxEventBytes: 16_384, ...overrides.events },
+    events: { store: 'file', logPath: `${dir}/events.jsonl`, nats: null, keepRecent: 200, fsync: 'batch', fsyncIntervalMs: 1000, backlogMax: 10_000, maxEventBytes: 16_384, ...overrides.events },
     kakao: {
       accessToken: null,
       restApiKey: null,

@@ -1,14 +1,27 @@
 /**
- * Where the writer thread stores event records. The JSONL file is the embedded default; a shared
- * store (a Redis stream, say) can take its place behind the same few calls.
+ * Where the writer thread stores event records: the JSONL file (embedded default) or a NATS
+ * JetStream stream shared by every replica, behind the same few calls.
  */
+import type { AlertRequest, EventPage, EventPageQuery } from '../../src/contracts/writer.js';
 import { emptyLogTail, type LogTail } from '../../src/common/log-tail.js';
 
 export interface EventSink {
-  /** Reads the last `maxLines` records (oldest first), then gets ready for appends. Never throws for an unwritable store: see problem(). */
-  start(maxLines: number): Promise<LogTail>;
-  /** Stores a batch of complete lines as one unit; rejects with the reason when it cannot, leaving none of the batch behind. */
-  append(batch: string): Promise<void>;
+  /**
+   * Reads the last `maxLines` records (oldest first), then gets ready for appends. Never throws for
+   * an unwritable store: see problem(). A shared store then calls `followed` with the records other
+   * replicas store, in the store's order, as they arrive.
+   */
+  start(maxLines: number, followed: (lines: string[]) => void): Promise<LogTail>;
+  /**
+   * Stores a batch of complete lines (each ending in "\n") as one unit; rejects with the reason when
+   * it cannot. `alerts` are the END memos the batch asks for: a sink whose `sendsAlerts` is true
+   * hands them on itself; otherwise the writer sends them once the batch is stored.
+   */
+  append(batch: string, alerts: readonly AlertRequest[]): Promise<void>;
+  /** True when memos travel through the store (one replica sends each), false when this process sends them. */
+  readonly sendsAlerts: boolean;
+  /** A page of older records, newest first, from the whole store. */
+  page(query: EventPageQuery): Promise<EventPage>;
   /** Lets go of the store and takes it up again (after a log rotation). */
   reopen(): Promise<void>;
   /** Makes everything appended durable and lets go of the store. */
@@ -19,11 +32,17 @@ export interface EventSink {
 
 /** BACKEND_EVENT_LOG_JSONL empty: records are kept in memory only, so every append succeeds. */
 export class NullSink implements EventSink {
+  readonly sendsAlerts = false;
+
   async start(): Promise<LogTail> {
     return emptyLogTail();
   }
 
   async append(): Promise<void> {}
+
+  async page(): Promise<EventPage> {
+    return { lines: [], next: null };
+  }
 
   async reopen(): Promise<void> {}
 

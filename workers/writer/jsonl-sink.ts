@@ -6,7 +6,7 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { EventsConfig } from '../../src/contracts/writer.js';
+import type { EventPage, EventsConfig } from '../../src/contracts/writer.js';
 import { errorMessage } from '../../src/common/errors.js';
 import { emptyLogTail, readLogTail, type LogTail } from '../../src/common/log-tail.js';
 import type { EventSink } from './event-sink.js';
@@ -36,6 +36,7 @@ const REASONS: Record<string, string> = {
 };
 
 export class JsonlSink implements EventSink {
+  readonly sendsAlerts = false;
   private readonly options: JsonlSinkOptions;
   private fd: number | null = null;
   private currentProblem: string | null = null;
@@ -78,6 +79,12 @@ export class JsonlSink implements EventSink {
       this.fail(err, written);
       throw new Error(this.currentProblem!);
     }
+  }
+
+  /** Older records from the file (the watch page's history). */
+  async page(): Promise<EventPage> {
+    // TODO(issue 13): read the file backwards from the cursor, with the query's filters.
+    return { lines: [], next: null };
   }
 
   async reopen(): Promise<void> {
