@@ -94,6 +94,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
         models: models.models.map((m) => ({ name: m.name, version: m.version, window_size: m.windowSize, events: m.events })),
         ...(reload ? { reload: { ok: reload.ok, at: reload.at, ...(reload.reason ? { reason: reload.reason } : {}) } } : {}),
         event_log: config.events.logPath,
+        pid: process.pid,
       },
     };
   };
@@ -139,7 +140,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   }
   if (!UWS_IS_NATIVE) logger.warn('uWebSockets.js native binary did not load for this Node.js version: running on its slow pure-JS fallback');
   logger.info({ host: config.http.host, port, native: UWS_IS_NATIVE, workers: config.inference.workers, models: models.models.map((m) => m.ref) }, 'listening');
-  if (config.http.reusePort) {
+  if (config.http.reusePort && config.events.store === 'file') {
     logger.warn({ port }, 'BACKEND_REUSE_PORT: this port may be shared with other processes; each keeps its own event log state (recent events, Idempotency-Keys, Kakao cooldowns), so /event/recent and retries see only this process\'s events');
   }
 

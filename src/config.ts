@@ -40,7 +40,7 @@ export const ENV_SCHEMA = Type.Object({
   MODEL_CHECKPOINT_PATH: OptStr('the models to serve: an ONNX file (metadata JSON beside it), a directory (every *.onnx in it), or a comma-separated list of either; empty = the bundled models/ (window 16 and window 60)'),
   BACKEND_MODEL_CHECKPOINT_PATH: OptStr('alias of MODEL_CHECKPOINT_PATH (the seed\'s name); MODEL_CHECKPOINT_PATH wins'),
   BACKEND_INFERENCE_DEVICE: Enum(INFERENCE_DEVICES, 'auto', 'auto = CUDA provider when it loads, else CPU; cpu; cuda (fail if CUDA cannot load)'),
-  BACKEND_INFERENCE_WORKERS: Int(0, 0, 256, 'inference worker threads; 0 = one per core but one (the main thread\'s), at least 1'),
+  BACKEND_INFERENCE_WORKERS: Int(0, 0, 256, 'inference worker threads per server process; 0 = the process\'s share of the cores (cores ÷ BACKEND_PROCESSES) but one (its main thread\'s), at least 1'),
   BACKEND_INFERENCE_THREADS: Int(1, 1, 64, 'onnxruntime intra-op threads per worker'),
   BACKEND_BATCH_MAX_SIZE: Int(32, 1, 1024, 'most windows joined into one session.run'),
   BACKEND_BATCH_MAX_WAIT_MS: Num(0, 0, 1000, 'longest a window waits for others to join its batch when a worker is free (0 = leave at once; batches still fill while workers are busy)'),
@@ -56,6 +56,7 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_ACCESS_LOG_RATE: Int(100, 1, 1_000_000, 'most access log lines a second (as many more in a burst); the rest are counted in one summary line a second'),
   BACKEND_ADMIN_TOKEN: OptStr('when set, the Kakao debug endpoints need Authorization: Bearer <this>'),
   BACKEND_REUSE_PORT: Bool(false, 'share BACKEND_PORT with other processes that also set it (SO_REUSEPORT); false = refuse to start on a port in use'),
+  BACKEND_PROCESSES: Int(1, 0, 256, 'server processes sharing BACKEND_PORT, each with its own main thread and inference workers; more than 1 needs BACKEND_EVENT_STORE=nats; 0 = one per 3 cores (1 with the file store)'),
   // event log
   BACKEND_EVENT_STORE: Enum(EVENT_STORES, 'file', 'file = the JSONL log below, this process alone; nats = a NATS JetStream stream shared by every replica (README: More than one process)'),
   BACKEND_EVENT_LOG_JSONL: Str(DEFAULT_EVENT_LOG, 'event log path; empty = keep no file'),
@@ -173,6 +174,8 @@ export interface StreamConfig {
 }
 
 export interface Config {
+  /** Server processes on the port (BACKEND_PROCESSES resolved): above 1, this process supervises them. */
+  processes: number;
   model: ModelConfig;
   inference: InferenceConfig;
   http: HttpConfig;
@@ -234,13 +237,16 @@ function buildConfig(e: Env, cwd: string): Config {
     throw new ConfigError('BACKEND_WS_IDLE_TIMEOUT_SEC', `must be 0 (never) or at least 8 (got ${e.BACKEND_WS_IDLE_TIMEOUT_SEC})`);
   }
   const cores = availableParallelism();
+  const processes = serverProcesses(e, cores);
+  // Each process's main thread (HTTP, decoding, batching) needs a core of its own: measured, two
+  // workers on two cores serve fewer requests than one (bench/RESULTS.md).
+  const processCores = Math.max(1, Math.floor(cores / processes));
   return {
+    processes,
     model: { sources: modelSources, models, variable },
     inference: {
       device: e.BACKEND_INFERENCE_DEVICE,
-      // The main thread (HTTP, decoding, batching) needs a core of its own: measured, two workers on
-      // two cores serve fewer requests than one (bench/RESULTS.md).
-      workers: e.BACKEND_INFERENCE_WORKERS || Math.max(1, Math.floor((cores - 1) / e.BACKEND_INFERENCE_THREADS)),
+      workers: e.BACKEND_INFERENCE_WORKERS || Math.max(1, Math.floor((processCores - 1) / e.BACKEND_INFERENCE_THREADS)),
       intraOpThreads: e.BACKEND_INFERENCE_THREADS,
       maxBatch: e.BACKEND_BATCH_MAX_SIZE,
       maxWaitMs: e.BACKEND_BATCH_MAX_WAIT_MS,
@@ -299,6 +305,25 @@ function buildConfig(e: Env, cwd: string): Config {
     watch: { token: e.BACKEND_WATCH_TOKEN || null, publicUrl },
     logLevel: e.BACKEND_LOG_LEVEL,
   };
+}
+
+/** BACKEND_PROCESSES=0: a main thread and two inference workers per process (see serverProcesses). */
+const CORES_PER_AUTO_PROCESS = 3;
+
+/**
+ * How many server processes share the port. Auto (0): one per 3 cores — a main thread and two
+ * inference workers, the balance measured on CPU inference (bench/RESULTS.md: 0.16 ms of main
+ * thread and 0.26 ms of worker per 16-frame window, so one main thread keeps about two workers
+ * busy). The file store belongs to one process, so with it auto means 1 and more is refused.
+ */
+function serverProcesses(e: Env, cores: number): number {
+  if (e.BACKEND_EVENT_STORE === 'file') {
+    if (e.BACKEND_PROCESSES > 1) {
+      throw new ConfigError('BACKEND_PROCESSES', `${e.BACKEND_PROCESSES} processes need the shared event store (BACKEND_EVENT_STORE=nats); the file store is this process alone`);
+    }
+    return 1;
+  }
+  return e.BACKEND_PROCESSES || Math.max(1, Math.floor(cores / CORES_PER_AUTO_PROCESS));
 }
 
 function natsStore(e: Env): NatsStoreConfig {

@@ -1,11 +1,14 @@
 /**
  * Process entry: configuration, logger, server, signals, exit codes. A configuration or model
  * problem stops the process with one plain line on stderr and exit code 1 — no stack trace.
+ * With BACKEND_PROCESSES above 1 this process becomes the supervisor of that many server processes
+ * (src/supervisor.ts) and loads nothing of the server itself.
  */
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './common/log.js';
 import { ModelError } from './common/model-meta.js';
-import { startServer, type RunningServer } from './app.js';
+import type { RunningServer } from './app.js';
+import { supervise, supervisorLink } from './supervisor.js';
 
 function refuseToStart(message: string): never {
   process.stderr.write(`startup refused: ${message}\n`);
@@ -25,6 +28,13 @@ const logger = createLogger(config.logLevel);
 // arriving here is a bug. Log it and keep serving — one bad input must not stop every camera.
 process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception; still serving'));
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection; still serving'));
+
+if (config.processes > 1) {
+  const exitCode = await supervise(config, logger).catch((err: Error) => refuseToStart(err.message));
+  process.exit(exitCode);
+}
+
+const supervisor = supervisorLink();
 let server: RunningServer | undefined;
 let stopSignal: string | null = null;
 
@@ -51,6 +61,8 @@ const stop = (signal: string) => {
 };
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
+// A server process whose supervisor is gone (killed, say) stops too rather than serve on unwatched.
+supervisor?.onGone(() => stop('supervisor gone'));
 // logrotate moves the file away, then sends SIGHUP: start a new file at the configured path.
 process.on('SIGHUP', () => {
   logger.info('SIGHUP: reopening the event log');
@@ -64,15 +76,18 @@ process.on('SIGUSR2', () => {
 });
 
 try {
+  const { startServer } = await import('./app.js');
   server = await startServer(config, logger);
 } catch (err) {
   if (err instanceof ModelError) refuseToStart(`${config.model.variable}: ${err.message}`);
   refuseToStart((err as Error).message);
 }
 if (stopSignal) shutdownAndExit(server);
+supervisor?.listening(server.port);
 
 try {
   await server.ready;
+  supervisor?.ready();
 } catch (err) {
   if (!stopSignal) {
     await server.shutdown();

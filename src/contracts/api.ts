@@ -47,6 +47,7 @@ export const ReadyResponse = Type.Object(
     models: Type.Optional(Type.Array(Type.Object({ name: Type.String(), version: Type.String(), window_size: Type.Integer(), events: Type.Array(Type.String()) }))),
     reload: Type.Optional(Type.Object({ ok: Type.Boolean(), at: Type.String(), reason: Type.Optional(Type.String()) }, { description: 'the last model reload, once there has been one' })),
     event_log: Type.Optional(Nullable(Type.String())),
+    pid: Type.Optional(Type.Integer({ description: 'the server process that answered (BACKEND_PROCESSES: several share the port)' })),
   },
   { title: 'ReadyResponse' },
 );

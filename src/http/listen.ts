@@ -4,7 +4,7 @@
  * the kernel would split connections between two processes with two event logs). Here the port
  * is exclusive unless sharing is asked for, and a refusal says why in one line.
  */
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 
 /** uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT: no SO_REUSEPORT. (The typings lack the host + options form.) */
@@ -26,19 +26,31 @@ export function listenOn(app: TemplatedApp, host: string, port: number, sharePor
 }
 
 async function whyCannotListen(host: string, port: number): Promise<string> {
+  return probePort(host, port).then(() => `cannot listen on ${host}:${port}`, (err: Error) => err.message);
+}
+
+/**
+ * Binds host:port for a moment and lets it go: resolves with the port (a free one when `port` is 0),
+ * or rejects with a one-line reason it cannot be listened on.
+ */
+export async function probePort(host: string, port: number): Promise<number> {
   const probe = createServer();
-  const code = await new Promise<string | null>((resolve) => {
-    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? null));
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(null)));
+  const outcome = await new Promise<{ port: number } | { code: string | null }>((resolve) => {
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve({ code: err.code ?? null }));
+    probe.listen({ host, port, exclusive: true }, () => {
+      const bound = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve({ port: bound }));
+    });
   });
-  switch (code) {
+  if ('port' in outcome) return outcome.port;
+  switch (outcome.code) {
     case 'EADDRINUSE':
-      return `port ${port} is already in use`;
+      throw new Error(`port ${port} is already in use`);
     case 'EACCES':
-      return `port ${port} needs privileges this process does not have`;
+      throw new Error(`port ${port} needs privileges this process does not have`);
     case 'EADDRNOTAVAIL':
-      return `BACKEND_HOST: ${host} is not an address of this machine`;
+      throw new Error(`BACKEND_HOST: ${host} is not an address of this machine`);
     default:
-      return `cannot listen on ${host}:${port}${code ? ` (${code})` : ''}`;
+      throw new Error(`cannot listen on ${host}:${port}${outcome.code ? ` (${outcome.code})` : ''}`);
   }
 }
