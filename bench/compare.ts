@@ -14,7 +14,8 @@ import { PROJECT_ROOT } from '../src/common/paths.js';
 import { measureTarget, type LevelResult, type RunSettings } from './measure.js';
 import type { machineInfo, QuietGate } from './proc-stats.js';
 import type { ServerScenario } from './scenarios.js';
-import { assertBuilt, builtFiles, BUILT_SERVER, startBuiltServer } from './server-process.js';
+import { startScenarioServer } from './scenario-server.js';
+import { assertBuilt, builtFiles, BUILT_SERVER } from './server-process.js';
 
 export type Side = 'before' | 'after';
 const SIDES: readonly Side[] = ['before', 'after'];
@@ -62,6 +63,9 @@ export interface CompareOptions {
   /** Builds this working tree (unless --no-build). */
   buildCurrent: () => void;
   bodiesOf: (scenario: ServerScenario) => string[];
+  /** Server processes in the multi-process scenarios, and the NATS server of the NATS-store ones. */
+  processes: number;
+  natsUrl: string;
   quiet: QuietGate;
   outDir: string;
   log: (line: string) => void;
@@ -138,19 +142,18 @@ export async function runCompare(o: CompareOptions): Promise<CompareResults> {
           for (const side of SIDES) {
             const name = `${scenario.name}-c${connections}-${side}-${round}`;
             const cwd = join(workDir, name);
-            const server = await startBuiltServer({ name, modelPath: scenario.modelPath, cwd, script: scripts[side] });
-            o.log(`${scenario.name} c=${connections} round ${round}/${o.rounds} ${side}: server pid ${server.pid}`);
+            const running = await startScenarioServer(scenario, { cwd, script: scripts[side], processes: o.processes, natsUrl: o.natsUrl });
+            o.log(`${scenario.name} c=${connections} round ${round}/${o.rounds} ${side}: server pid ${running.server.pid}`);
             try {
               const result = await measureTarget({
                 name: `${scenario.name} ${side}`,
-                server,
+                server: running.server,
                 request: { method: scenario.method, path: scenario.path, bodies },
-                route: scenario.route,
-                eventLog: scenario.countsEvents ? join(cwd, 'events.jsonl') : undefined,
+                ...running.target,
               }, { ...o.settings, connections: [connections] }, o.quiet, o.log);
               cell.rounds.push({ round, side, level: result.levels[0]! });
             } finally {
-              await server.stop();
+              await running.stop();
               rmSync(cwd, { recursive: true, force: true });
             }
           }
@@ -185,7 +188,7 @@ export function compareMarkdown(r: CompareResults): string {
   const m = r.machine;
   const events = r.cells.some((c) => c.rounds.some((x) => x.level.events));
   const head = ['scenario', 'conns', 'req/s before', 'req/s after', 'after ÷ before', 'p99 ms before', 'p99 ms after'];
-  if (events) head.push('log lines / 2xx before', 'log lines / 2xx after');
+  if (events) head.push('stored / 2xx before', 'stored / 2xx after');
   head.push('errors + non-2xx', 'others CPU % (max)');
   const rows = r.cells.map((c) => {
     const of = (side: Side) => c.rounds.filter((x) => x.side === side).map((x) => x.level);
@@ -197,7 +200,7 @@ export function compareMarkdown(r: CompareResults): string {
     if (events) {
       for (const side of SIDES) {
         const checks = of(side).map((l) => l.events).filter((e) => e !== undefined);
-        row.push(checks.length ? `${checks.reduce((n, e) => n + e.linesWritten, 0)} / ${checks.reduce((n, e) => n + e.acknowledged, 0)}` : '–');
+        row.push(checks.length ? `${checks.reduce((n, e) => n + e.recordsStored, 0)} / ${checks.reduce((n, e) => n + e.acknowledged, 0)}` : '–');
       }
     }
     const bad = (side: Side) => of(side).reduce((n, l) => n + l.load.errors + l.load.non2xx, 0);
@@ -211,7 +214,7 @@ export function compareMarkdown(r: CompareResults): string {
       `${r.settings.durationSec} s per measurement after ${r.settings.warmupSec} s warm-up; ${r.rounds} round(s) per side, ` +
       `alternating before/after, a fresh server process each; server env ${JSON.stringify(r.serverEnv)}`,
     `- before: ${version(r.before)}\n- after: ${version(r.after)}`,
-    `req/s and p99: median of the rounds (min–max); log lines / 2xx: summed over the rounds; errors + non-2xx: before / after.`,
+    `req/s and p99: median of the rounds (min–max); stored / 2xx (log lines or stream messages): summed over the rounds; errors + non-2xx: before / after.`,
     table,
   ].join('\n\n') + '\n';
 }

@@ -1,14 +1,14 @@
 /**
  * One target (the server or a baseline server) under load at each connection count: warm-up, then
  * the measured run, with the target's CPU and memory and, for the real server, its own /metrics
- * figures and the check that every acknowledged event is in the log.
+ * figures and the check that every acknowledged event is in the store.
  */
-import { createReadStream, statSync } from 'node:fs';
 import { setTimeout as pause } from 'node:timers/promises';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
 import { cpuBetween, cpuSnapshot, machineBusySeconds, rssMiB, sampleRss, type CpuUse, type QuietGate } from './proc-stats.js';
 import { figuresBetween, type ServerFigures } from './server-figures.js';
 import type { ServerProcess } from './server-process.js';
+import type { StoredEvents } from './stored-events.js';
 
 export interface RunSettings {
   connections: readonly number[];
@@ -19,10 +19,10 @@ export interface RunSettings {
 }
 
 export interface EventCheck {
-  /** Lines the log gained during the measured run. */
-  linesWritten: number;
+  /** Records the store gained during the measured run (log lines, or stream messages). */
+  recordsStored: number;
   acknowledged: number;
-  /** Acknowledged events missing from the log (must be 0). */
+  /** Acknowledged events missing from the store (must be 0). */
   lost: number;
 }
 
@@ -55,37 +55,20 @@ export interface TargetLoad {
   name: string;
   server: ServerProcess;
   request: Pick<LoadSpec, 'method' | 'path' | 'bodies'>;
-  /** The route name in the server's /metrics; absent for baselines (no /metrics). */
+  /**
+   * The route name in the server's /metrics, to read its figures around each run; absent for
+   * baselines (no /metrics) and for several processes on one port (each scrape reaches any one).
+   */
   route?: string;
-  /** The event log to check (event scenarios): runs go by request count instead of duration. */
-  eventLog?: string;
-}
-
-/** Lines (0x0A bytes) from byte `from` to the end of the file. */
-async function countLines(path: string, from: number): Promise<number> {
-  let lines = 0;
-  for await (const chunk of createReadStream(path, { start: from }) as AsyncIterable<Buffer>) {
-    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
-  }
-  return lines;
-}
-
-/** The file's size once it has not grown for half a second. */
-async function settledSize(path: string): Promise<number> {
-  let size = -1;
-  for (;;) {
-    const now = statSync(path).size;
-    if (now === size) return size;
-    size = now;
-    await pause(500);
-  }
+  /** Where the event scenarios' records land, to check: runs go by request count instead of duration. */
+  events?: StoredEvents;
 }
 
 export async function measureTarget(target: TargetLoad, settings: RunSettings, quiet: QuietGate, log: (line: string) => void): Promise<TargetResult> {
   const { server } = target;
   await pause(1000);
   const restMiB = rssMiB(server.pid);
-  let logOffset = 0;
+  let storeMark = 0;
   const levels: LevelResult[] = [];
   for (const connections of settings.connections) {
     const base = { url: server.url, connections, ...target.request };
@@ -93,9 +76,9 @@ export async function measureTarget(target: TargetLoad, settings: RunSettings, q
     const waited = await quiet.wait();
     if (waited >= 1) log(`  (waited ${Math.round(waited)} s for other processes to quieten)`);
     const warm = await runLoad({ ...base, durationSec: settings.warmupSec });
-    if (target.eventLog) {
-      // requests cut off at the end of the warm-up may still be written: wait for the log to settle
-      logOffset = await settledSize(target.eventLog);
+    if (target.events) {
+      // requests cut off at the end of the warm-up may still be stored: wait for the store to settle
+      storeMark = await target.events.settle();
       // then run to a request count, so that every request sent is answered before the log is counted
       measured = { amount: Math.max(connections, Math.round(warm.rps * settings.durationSec)) };
     }
@@ -110,15 +93,15 @@ export async function measureTarget(target: TargetLoad, settings: RunSettings, q
     const otherCpuPct = Math.max(0, machinePct - targetCpu.processPct - load.loadGenCpuPct);
     const level: LevelResult = { load, targetCpu, otherCpuPct, rssPeakMiB: rss.stop(), rssEndMiB: rssMiB(server.pid) };
     if (before && target.route) level.figures = figuresBetween(before, await server.metrics(), target.route);
-    if (target.eventLog) {
-      const lines = await countLines(target.eventLog, logOffset);
-      level.events = { linesWritten: lines, acknowledged: load.ok2xx, lost: Math.max(0, load.ok2xx - lines) };
+    if (target.events) {
+      const stored = await target.events.countSince(storeMark);
+      level.events = { recordsStored: stored, acknowledged: load.ok2xx, lost: Math.max(0, load.ok2xx - stored) };
     }
     levels.push(level);
     log(`  ${target.name} c=${connections}: ${Math.round(load.rps)} req/s, p99 ${load.p99Ms?.toFixed(2) ?? '–'} ms, ` +
       `errors ${load.errors}, non-2xx ${load.non2xx}, CPU: target ${Math.round(targetCpu.processPct)}%, ` +
       `load generator ${Math.round(load.loadGenCpuPct)}%, others ${Math.round(otherCpuPct)}%` +
-      (level.events ? `, log +${level.events.linesWritten} lines for ${level.events.acknowledged} acknowledged` : ''));
+      (level.events ? `, store +${level.events.recordsStored} records for ${level.events.acknowledged} acknowledged` : ''));
   }
   const last = levels[levels.length - 1];
   if (!last) throw new Error('no connection counts to measure');

@@ -1,9 +1,11 @@
 /**
  * What a process costs, read from Linux /proc: CPU time (the whole process and its main thread
  * alone) and resident memory. Used to see how the two cores are shared between the server, its
- * threads and the load generator.
+ * threads and the load generator. A process with child processes (the server's supervisor and its
+ * server processes) counts with its children: CPU and memory summed, and "main thread" the sum of
+ * every process's main thread.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { setTimeout as pause } from 'node:timers/promises';
 
@@ -23,8 +25,37 @@ export interface CpuSnapshot {
   mainThread: number;
 }
 
+/** The program a process runs ('' once it has ended). */
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * `pid` and its descendants running the same program (children of any of its threads,
+ * recursively): a supervisor's server processes, not helpers such as tsx's esbuild service.
+ */
+export function processTree(pid: number, command = commandOf(pid)): number[] {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
+  return [pid, ...children.filter((child) => commandOf(child) === command).flatMap((child) => processTree(child, command))];
+}
+
 export function cpuSnapshot(pid: number): CpuSnapshot {
-  return { at: performance.now(), process: cpuSecondsOf(`/proc/${pid}/stat`), mainThread: cpuSecondsOf(`/proc/${pid}/task/${pid}/stat`) };
+  const snapshot: CpuSnapshot = { at: performance.now(), process: 0, mainThread: 0 };
+  for (const member of processTree(pid)) {
+    snapshot.process += cpuSecondsOf(`/proc/${member}/stat`);
+    snapshot.mainThread += cpuSecondsOf(`/proc/${member}/task/${member}/stat`);
+  }
+  return snapshot;
 }
 
 export interface CpuUse {
@@ -72,11 +103,13 @@ export class QuietGate {
   }
 }
 
-/** Resident set size of a process in MiB (VmRSS). */
+/** Resident set size of a process and its descendants in MiB (VmRSS summed). */
 export function rssMiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(match[1]) / 1024;
+  return processTree(pid).reduce((sum, member) => {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${member}/status`, 'utf8'));
+    if (!match) throw new Error(`no VmRSS for pid ${member}`);
+    return sum + Number(match[1]) / 1024;
+  }, 0);
 }
 
 /** Samples a process's RSS every `everyMs` until stopped; reports the peak. */

@@ -25,7 +25,8 @@ export interface BenchResults {
   settings: RunSettings;
   /** BACKEND_* variables passed to every server, beyond the scenario's own. */
   serverEnv: Record<string, string>;
-  servers: (TargetResult & { model: string; workers: number })[];
+  /** workers: inference workers per process; processes: server processes on the port. */
+  servers: (TargetResult & { model: string; workers: number; processes: number; store: 'file' | 'nats' })[];
   bareUws: TargetResult[];
   naive: TargetResult[];
   ceilings: CeilingResult[];
@@ -42,17 +43,20 @@ function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+/** CPU per response in µs, from a CPU % (of one core): a main thread's capacity follows from its share. */
+const usPerRequest = (l: LevelResult, cpuPct: number) => (l.load.rps > 0 ? (10_000 * cpuPct) / l.load.rps : null);
+
 function levelTable(levels: LevelResult[], withServer: boolean): string {
-  const head = ['conns', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'non-2xx', 'target CPU %', 'main thread %', 'loadgen CPU %', 'others CPU %'];
+  const head = ['conns', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'non-2xx', 'target CPU %', 'target µs / req', 'main thread %', 'main µs / req', 'loadgen CPU %', 'others CPU %'];
   if (withServer) head.push('mean batch', 'queue wait ms', 'run ms', 'server mean ms');
   const events = levels.some((l) => l.events);
-  if (events) head.push('log lines / 2xx', 'lines per write', 'write lag ms');
+  if (events) head.push('stored / 2xx', 'lines per write', 'write lag ms');
   return table(head, levels.map((l) => {
     const row = [String(l.load.connections), f0(l.load.rps), f2(l.load.p50Ms), f2(l.load.p99Ms), f2(l.load.p999Ms), String(l.load.errors),
-      String(l.load.non2xx), f0(l.targetCpu.processPct), f0(l.targetCpu.mainThreadPct), f0(l.load.loadGenCpuPct), f0(l.otherCpuPct)];
+      String(l.load.non2xx), f0(l.targetCpu.processPct), f0(usPerRequest(l, l.targetCpu.processPct)), f0(l.targetCpu.mainThreadPct), f0(usPerRequest(l, l.targetCpu.mainThreadPct)), f0(l.load.loadGenCpuPct), f0(l.otherCpuPct)];
     const s = l.figures;
     if (withServer) row.push(f2(s?.meanBatch), f2(s?.meanQueueWaitMs), f2(s?.meanRunMs), f2(s?.meanServerLatencyMs));
-    if (events) row.push(l.events ? `${l.events.linesWritten} / ${l.events.acknowledged}` : '–', f2(s?.meanLinesPerWrite), f2(s?.meanWriteLagMs));
+    if (events) row.push(l.events ? `${l.events.recordsStored} / ${l.events.acknowledged}` : '–', f2(s?.meanLinesPerWrite), f2(s?.meanWriteLagMs));
     return row;
   }));
 }
@@ -132,11 +136,11 @@ function targetLines(r: BenchResults): string[] {
       `${pct(share)} of the ceiling with the server's ${analyzeServer.workers} worker(s) (target ≥ 50%): ${ok ? 'met' : 'NOT met'}` +
       (machine && machine.workers !== analyzeServer.workers ? `; ${pct(machineShare)} of the ${machine.workers}-worker, all-cores ceiling` : ''));
   }
-  for (const name of ['event-probs', 'event-end']) {
+  for (const [name, target] of [['event-probs', 20_000], ['event-end', 20_000], ['event-probs-nats', 10_000]] as const) {
     const best = r.servers.find((s) => s.name === name)?.levels.reduce((a, b) => (b.load.rps > a.load.rps ? b : a));
     if (!best) continue;
     const lost = r.servers.find((s) => s.name === name)!.levels.reduce((n, l) => n + (l.events?.lost ?? 0), 0);
-    out.push(`- ${name}: best ${f0(best.load.rps)} req/s at ${best.load.connections} connections (target ≥ 20,000), ${lost} acknowledged events lost: ${best.load.rps >= 20000 && lost === 0 ? 'met' : 'NOT met'}`);
+    out.push(`- ${name}: best ${f0(best.load.rps)} req/s at ${best.load.connections} connections (target ≥ ${f0(target)}), ${lost} acknowledged events lost: ${best.load.rps >= target && lost === 0 ? 'met' : 'NOT met'}`);
   }
   const health = r.servers.find((s) => s.name === 'health')?.levels.reduce((a, b) => (b.load.rps > a.load.rps ? b : a));
   if (health) out.push(`- health: best ${f0(health.load.rps)} req/s at ${health.load.connections} connections (target ≥ 30,000): ${health.load.rps >= 30000 ? 'met' : 'NOT met'}`);
@@ -150,7 +154,10 @@ export function toMarkdown(r: BenchResults): string {
     `\`${r.command}\` — ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB, Node ${m.node}, Linux ${m.kernel}; ` +
       `${r.settings.durationSec} s per measurement after ${r.settings.warmupSec} s warm-up; server env ${JSON.stringify(r.serverEnv)}`,
   ];
-  for (const s of r.servers) parts.push(`## ${s.name} (server, ${s.workers} inference workers, ${s.model})`, levelTable(s.levels, true));
+  for (const s of r.servers) {
+    const shape = s.processes > 1 ? `${s.processes} processes on one port × ${s.workers} inference workers` : `${s.workers} inference workers`;
+    parts.push(`## ${s.name} (server, ${shape}, ${s.store} store, ${s.model})`, levelTable(s.levels, true));
+  }
   for (const b of [...r.bareUws, ...r.naive]) parts.push(`## ${b.name} (baseline)`, levelTable(b.levels, false));
   for (const c of r.ceilings) {
     parts.push(`## in-process ceiling for ${c.scenario} (${c.workers} workers × 1 intra-op thread, ${c.model})`,

@@ -5,6 +5,14 @@
  *   npm run bench                               everything (about 9 minutes)
  *   npm run bench -- --scenario analyze         a group: analyze | events | health | baselines,
  *                                               or names: analyze-16,event-end,ceiling,bare-uws,naive
+ *                                               ("all" leaves out the scenarios that need NATS)
+ *   npm run bench -- --scenario processes       one server process against --processes (default 2) on one
+ *                                               port (analyze-16, health, event-probs-nats), and bare uWS
+ *                                               on one thread, --processes threads and --processes processes
+ *   npm run bench -- --scenario stores          /event/payload PROBS into the JSONL log and into NATS
+ *                                               (needs NATS at NATS_URL, default nats://127.0.0.1:4222;
+ *                                               each server gets a stream of its own, deleted after; the
+ *                                               stream must gain one message per acknowledged event)
  *   npm run bench -- --scenario memory          the largest load --rounds times (default 3) per server,
  *                                               RSS after each rest: does memory come back?
  *   npm run bench -- --duration 5 --connections 16,64 --no-build
@@ -46,6 +54,7 @@ import { formatHotSpots } from './profile-summary.js';
 import { machineInfo, QuietGate } from './proc-stats.js';
 import { saveResults, toMarkdown, type BenchResults, type CeilingResult } from './report.js';
 import { BARE_ROUTES, MEMORY_SCENARIOS, select, SERVER_SCENARIOS, W60_MODEL_PATH, type Selection, type ServerScenario, type StreamMode } from './scenarios.js';
+import { startScenarioServer } from './scenario-server.js';
 import { assertBuilt, ServerProcess, startBuiltServer } from './server-process.js';
 import { measureStreamMode, type StreamResult, type StreamRun, type StreamSettings } from './stream.js';
 
@@ -64,6 +73,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     cameras: { type: 'string', default: '8,16,32,64,96' },
     compare: { type: 'string' },
+    processes: { type: 'string', default: '2' },
   },
 });
 const comparing = args.compare !== undefined;
@@ -84,6 +94,10 @@ const streamSettings: StreamSettings = {
   minSentShare: 0.95,
 };
 const quiet = new QuietGate(Number(args['quiet-wait']));
+/** Server processes in the multi-process scenarios (and listeners in the bare-uWS threads/processes baselines). */
+const processes = Number(args.processes);
+/** The NATS server of the scenarios with the NATS store; each gets a stream of its own, deleted after. */
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const OUT_DIR = join(PROJECT_ROOT, 'bench', 'out');
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -108,21 +122,22 @@ function startServer(scenario: Pick<ServerScenario, 'name' | 'modelPath'>, cwd: 
 async function runServerScenario(scenario: ServerScenario, workDir: string, profileDir: string): Promise<BenchResults['servers'][number]> {
   const cwd = join(workDir, scenario.name);
   const profiling = args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, scenario.name)] : [];
-  const server = await startServer(scenario, cwd, profiling);
+  const running = await startScenarioServer(scenario, { cwd, processes, natsUrl: NATS_URL, nodeArgs: profiling });
+  const { server } = running;
   try {
     const ready = JSON.parse((await server.get('/ready')).text) as { workers: { expected: number } };
     const bodies = bodiesOf(scenario);
-    log(`${scenario.name}: server pid ${server.pid}, ${ready.workers.expected} inference workers${bodies.length ? `, bodies ${Math.min(...bodies.map((b) => b.length))}–${Math.max(...bodies.map((b) => b.length))} bytes` : ''}`);
+    log(`${scenario.name}: server pid ${server.pid}, ${running.processes > 1 ? `${running.processes} processes × ` : ''}${ready.workers.expected} inference workers` +
+      `${scenario.store ? `, ${scenario.store} store` : ''}${bodies.length ? `, bodies ${Math.min(...bodies.map((b) => b.length))}–${Math.max(...bodies.map((b) => b.length))} bytes` : ''}`);
     const result = await measureTarget({
       name: scenario.name,
       server,
       request: { method: scenario.method, path: scenario.path, bodies },
-      route: scenario.route,
-      eventLog: scenario.countsEvents ? join(cwd, 'events.jsonl') : undefined,
+      ...running.target,
     }, settings, quiet, log);
-    return { ...result, model: scenario.modelPath.slice(PROJECT_ROOT.length + 1), workers: ready.workers.expected };
+    return { ...result, model: scenario.modelPath.slice(PROJECT_ROOT.length + 1), workers: ready.workers.expected, processes: running.processes, store: scenario.store ?? 'file' };
   } finally {
-    await server.stop();
+    await running.stop();
     if (args.profile) printHotSpots(join(profileDir, scenario.name));
   }
 }
@@ -212,7 +227,7 @@ function commandLine(): string {
 }
 
 function checkSettings(): void {
-  const checked = [['connections', settings.connections], ['cameras', streamSettings.cameras], ['duration', [settings.durationSec, streamSettings.durationSec]], ['warmup', [settings.warmupSec]]] as const;
+  const checked = [['connections', settings.connections], ['cameras', streamSettings.cameras], ['duration', [settings.durationSec, streamSettings.durationSec]], ['warmup', [settings.warmupSec]], ['processes', [processes]]] as const;
   for (const [name, value] of checked) {
     if (!value.every((n) => Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be positive numbers, got ${JSON.stringify(args[name])}`);
   }
@@ -232,6 +247,8 @@ async function compare(ref: string, selection: Selection): Promise<void> {
       if (!args['no-build']) build();
     },
     bodiesOf,
+    processes,
+    natsUrl: NATS_URL,
     header: { startedAt: new Date().toISOString(), command: commandLine(), machine: machineInfo(), serverEnv: serverEnv() },
   });
   const saved = saveCompare(results, OUT_DIR);
@@ -259,9 +276,15 @@ async function main(): Promise<void> {
   try {
     const profileDir = join(OUT_DIR, `profiles-${startedAt.replace(/[:.]/g, '-')}`);
     for (const scenario of selection.scenarios) results.servers.push(await runServerScenario(scenario, workDir, profileDir));
-    if (selection.baselines.has('bare-uws')) {
-      const loads = BARE_ROUTES.map((r) => ({ name: r.name, scenario: SERVER_SCENARIOS.find((s) => s.name === r.scenario)! }));
-      results.bareUws = await runBaselineServer('bare-uws', ['bench/baselines/bare-uws.ts'], loads);
+    const bareVariants = [
+      ['bare-uws', []],
+      ['bare-uws-threads', ['--threads', String(processes)]],
+      ['bare-uws-processes', ['--processes', String(processes)]],
+    ] as const;
+    for (const [variant, variantArgs] of bareVariants) {
+      if (!selection.baselines.has(variant)) continue;
+      const loads = BARE_ROUTES.map((r) => ({ name: r.name + variant.slice('bare-uws'.length), scenario: SERVER_SCENARIOS.find((s) => s.name === r.scenario)! }));
+      results.bareUws.push(...await runBaselineServer(variant, ['bench/baselines/bare-uws.ts', ...variantArgs], loads));
     }
     if (selection.baselines.has('naive')) {
       const analyze = SERVER_SCENARIOS.find((s) => s.name === 'analyze-16')!;

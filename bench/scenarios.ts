@@ -16,9 +16,13 @@ export interface ServerScenario {
   /** The server's route name in /metrics. */
   route: string;
   modelPath: string;
-  /** Event scenarios run to a request count, so every request sent is answered and can be found in the log. */
+  /** Event scenarios run to a request count, so every request sent is answered and can be found in the store. */
   countsEvents: boolean;
   bodies(): string[];
+  /** The event store: the JSONL log (absent) or a NATS stream of the measurement's own. */
+  store?: 'nats';
+  /** Several server processes on the port (the --processes count) under the supervisor; needs the NATS store. */
+  multiProcess?: boolean;
 }
 
 export const SERVER_SCENARIOS: readonly ServerScenario[] = [
@@ -31,6 +35,12 @@ export const SERVER_SCENARIOS: readonly ServerScenario[] = [
   { name: 'event-probs', method: 'POST', path: '/event/payload', route: 'event_payload', modelPath: BUNDLED_MODEL_PATH, countsEvents: true, bodies: () => eventBodies('PROBS', 64) },
   { name: 'event-end', method: 'POST', path: '/event/payload', route: 'event_payload', modelPath: BUNDLED_MODEL_PATH, countsEvents: true, bodies: () => eventBodies('END', 64) },
   { name: 'health', method: 'GET', path: '/health', route: 'health', modelPath: BUNDLED_MODEL_PATH, countsEvents: false, bodies: () => [] },
+  // The shared store beside the file store: every acknowledged record must be in the stream.
+  { name: 'event-probs-nats', method: 'POST', path: '/event/payload', route: 'event_payload', modelPath: BUNDLED_MODEL_PATH, countsEvents: true, bodies: () => eventBodies('PROBS', 64), store: 'nats' },
+  // Several processes on one port against the one-process scenarios of the same name.
+  { name: 'analyze-16-processes', method: 'POST', path: '/behavior/analyze', route: 'behavior_analyze', modelPath: BUNDLED_MODEL_PATH, countsEvents: false, bodies: () => analyzeBodies(16, 32), store: 'nats', multiProcess: true },
+  { name: 'health-processes', method: 'GET', path: '/health', route: 'health', modelPath: BUNDLED_MODEL_PATH, countsEvents: false, bodies: () => [], store: 'nats', multiProcess: true },
+  { name: 'event-probs-nats-processes', method: 'POST', path: '/event/payload', route: 'event_payload', modelPath: BUNDLED_MODEL_PATH, countsEvents: true, bodies: () => eventBodies('PROBS', 64), store: 'nats', multiProcess: true },
 ];
 
 /** The routes the bare uWebSockets.js baseline answers, with the server scenario whose bodies each gets. */
@@ -53,7 +63,8 @@ export const STREAM_MODES: readonly StreamMode[] = [
   { name: 'stream-http', description: 'HTTP, a 16-frame window POSTed to /behavior/analyze every 4 frames', agent: { mode: 'http', input: 'keypoints', binary: false } },
 ];
 
-export type BaselineName = 'ceiling' | 'bare-uws' | 'naive';
+export const BASELINE_NAMES = ['ceiling', 'bare-uws', 'bare-uws-threads', 'bare-uws-processes', 'naive'] as const;
+export type BaselineName = (typeof BASELINE_NAMES)[number];
 
 /** The scenarios whose servers the memory soak loads (not part of "all": it adds a few minutes). */
 export const MEMORY_SCENARIOS: readonly string[] = ['analyze-16', 'analyze-60', 'event-probs'];
@@ -65,12 +76,20 @@ export interface Selection {
   streams: StreamMode[];
 }
 
+/** The scenarios that need a NATS server (NATS_URL, default nats://127.0.0.1:4222): not part of "all". */
+const NEEDS_NATS = SERVER_SCENARIOS.filter((s) => s.store === 'nats').map((s) => s.name);
+
 const GROUPS: Record<string, { scenarios: string[]; baselines: BaselineName[] }> = {
-  all: { scenarios: SERVER_SCENARIOS.map((s) => s.name), baselines: ['ceiling', 'bare-uws', 'naive'] },
+  all: { scenarios: SERVER_SCENARIOS.map((s) => s.name).filter((name) => !NEEDS_NATS.includes(name)), baselines: ['ceiling', 'bare-uws', 'naive'] },
   analyze: { scenarios: ['analyze-16', 'analyze-16-set', 'analyze-mixed', 'analyze-60'], baselines: ['ceiling'] },
   events: { scenarios: ['event-probs', 'event-end'], baselines: [] },
   health: { scenarios: ['health'], baselines: [] },
   baselines: { scenarios: [], baselines: ['ceiling', 'bare-uws', 'naive'] },
+  stores: { scenarios: ['event-probs', 'event-probs-nats'], baselines: [] },
+  processes: {
+    scenarios: ['analyze-16', 'analyze-16-processes', 'health', 'health-processes', 'event-probs-nats', 'event-probs-nats-processes'],
+    baselines: ['bare-uws', 'bare-uws-threads', 'bare-uws-processes'],
+  },
 };
 
 /** "all", a group, a scenario or a baseline name, "memory", "stream" or a stream mode, or several joined by commas. */
@@ -85,12 +104,12 @@ export function select(spec: string): Selection {
       group.scenarios.forEach((s) => scenarios.add(s));
       group.baselines.forEach((b) => baselines.add(b));
     } else if (SERVER_SCENARIOS.some((s) => s.name === name)) scenarios.add(name);
-    else if (name === 'ceiling' || name === 'bare-uws' || name === 'naive') baselines.add(name);
+    else if ((BASELINE_NAMES as readonly string[]).includes(name)) baselines.add(name as BaselineName);
     else if (name === 'memory') memory = true;
     else if (name === 'stream') STREAM_MODES.forEach((m) => streams.add(m.name));
     else if (STREAM_MODES.some((m) => m.name === name)) streams.add(name);
     else {
-      const known = [...Object.keys(GROUPS), ...SERVER_SCENARIOS.map((s) => s.name), 'ceiling', 'bare-uws', 'naive', 'memory', 'stream', ...STREAM_MODES.map((m) => m.name)];
+      const known = [...Object.keys(GROUPS), ...SERVER_SCENARIOS.map((s) => s.name), ...BASELINE_NAMES, 'memory', 'stream', ...STREAM_MODES.map((m) => m.name)];
       throw new Error(`unknown scenario "${name}"; one of: ${known.join(', ')}`);
     }
   }

@@ -25,8 +25,10 @@ export interface ProcessSpec {
   args: string[];
   env: Record<string, string>;
   cwd: string;
-  /** Polled until 200 after the listening line. */
+  /** Polled until 200 after the listening line… */
   readyPath: string;
+  /** …or, when set, the log line (its msg) awaited instead: a supervisor's, once every process is ready. */
+  readyLine?: string;
   startTimeoutMs?: number;
 }
 
@@ -67,8 +69,13 @@ export class ServerProcess {
     const server = new ServerProcess(spec.name, child);
     const timeoutMs = spec.startTimeoutMs ?? 60_000;
     try {
-      server.port = await server.listeningPort(timeoutMs);
-      await server.waitReady(spec.readyPath, timeoutMs);
+      // Both lines are looked for from the start: they may arrive in one chunk of output.
+      const listening = server.logLine('listening', timeoutMs);
+      const readyLine = spec.readyLine ? server.logLine(spec.readyLine, timeoutMs) : null;
+      readyLine?.catch(() => {}); // awaited below, once listening
+      server.port = (await listening).port as number;
+      if (readyLine) await readyLine;
+      else await server.waitReady(spec.readyPath, timeoutMs);
     } catch (err) {
       child.kill('SIGKILL');
       throw new Error(`${spec.name}: ${(err as Error).message}\n${server.recentLog()}`);
@@ -76,22 +83,25 @@ export class ServerProcess {
     return server;
   }
 
-  private listeningPort(timeoutMs: number): Promise<number> {
+  /** The first JSON log line from now on with this msg (and a port, for "listening"). */
+  private logLine(msg: string, timeoutMs: number): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening" line within ${timeoutMs} ms`)), timeoutMs);
-      this.exited.then((code) => reject(new Error(`exited with code ${code} before listening`)));
-      this.stdoutLines.on('line', (line) => {
-        if (!line.includes('"listening"')) return;
+      const timer = setTimeout(() => reject(new Error(`no "${msg}" line within ${timeoutMs} ms`)), timeoutMs);
+      this.exited.then((code) => reject(new Error(`exited with code ${code} before "${msg}"`)));
+      const onLine = (line: string) => {
+        if (!line.includes(`"${msg}"`)) return;
         try {
-          const entry = JSON.parse(line) as { msg?: string; port?: number };
-          if (entry.msg === 'listening' && typeof entry.port === 'number') {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          if (entry.msg === msg && (msg !== 'listening' || typeof entry.port === 'number')) {
             clearTimeout(timer);
-            resolve(entry.port);
+            this.stdoutLines.off('line', onLine);
+            resolve(entry);
           }
         } catch {
           // not a JSON log line
         }
-      });
+      };
+      this.stdoutLines.on('line', onLine);
     });
   }
 
@@ -156,19 +166,31 @@ export interface BuiltServerSpec {
   script?: string;
   /** Node flags before the script (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** The NATS store instead of the event log: its server(s) and a stream of this server's own. */
+  nats?: { url: string; stream: string };
+  /** Server processes on the port (BACKEND_PROCESSES); above 1 needs `nats`. */
+  processes?: number;
 }
 
-/** A built server on 127.0.0.1, port 0, the given model, its event log in its own directory, no Kakao token. */
+/**
+ * A built server on 127.0.0.1, port 0, the given model, its event log in its own directory (or
+ * the given NATS stream), no Kakao token. Several processes: ready once the supervisor says all are.
+ */
 export function startBuiltServer(spec: BuiltServerSpec): Promise<ServerProcess> {
   mkdirSync(spec.cwd, { recursive: true });
+  const processes = spec.processes ?? 1;
+  const store: Record<string, string> = spec.nats
+    ? { BACKEND_EVENT_STORE: 'nats', NATS_URL: spec.nats.url, BACKEND_NATS_STREAM: spec.nats.stream }
+    : { BACKEND_EVENT_LOG_JSONL: join(spec.cwd, 'events.jsonl') };
   return ServerProcess.start({
     name: spec.name,
     args: [...(spec.nodeArgs ?? []), spec.script ?? BUILT_SERVER],
     cwd: spec.cwd,
     readyPath: '/ready',
+    ...(processes > 1 ? { readyLine: 'ready: every server process has every model' } : {}),
     env: {
       BACKEND_HOST: '127.0.0.1', BACKEND_PORT: '0', MODEL_CHECKPOINT_PATH: spec.modelPath,
-      BACKEND_EVENT_LOG_JSONL: join(spec.cwd, 'events.jsonl'), KAKAO_ACCESS_TOKEN: '',
+      KAKAO_ACCESS_TOKEN: '', BACKEND_PROCESSES: String(processes), ...store,
     },
   });
 }
