@@ -1,11 +1,14 @@
 /**
- * Compare mode: the server at another git ref ("before") against this working tree ("after"),
- * side by side in one run. The ref is checked out with `git worktree add --detach` into
- * bench/out/ref-<sha>/ (git-ignored), given this checkout's node_modules through a symlink, built
- * with its own `npm run build`, and removed afterwards. For each scenario and connection count the
- * two builds are measured alternately, --rounds times (before, after, before, after, …), each
- * measurement a fresh server process with the same model, settings and bodies, so that machine
- * noise hits both alike; the table gives the median of the rounds and the ratio after ÷ before.
+ * Compare mode: two things measured alternately, side by side in one run. Either the server at
+ * another git ref ("before") against this working tree ("after"), scenario by scenario
+ * (--compare), or two targets of this working tree against each other (--versus a:b, e.g. one
+ * server process against several, or bare uWS on threads against processes). The ref is checked
+ * out with `git worktree add --detach` into bench/out/ref-<sha>/ (git-ignored), given this
+ * checkout's node_modules through a symlink, built with its own `npm run build`, and removed
+ * afterwards. For each pair and connection count the two sides are measured alternately, --rounds
+ * times (before, after, before, after, …), each measurement a fresh server process with the same
+ * model, settings and bodies, so that machine noise hits both alike; the table gives the median of
+ * the rounds and the ratio after ÷ before.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -13,8 +16,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../src/common/paths.js';
 import { measureTarget, type LevelResult, type RunSettings } from './measure.js';
 import type { machineInfo, QuietGate } from './proc-stats.js';
-import type { ServerScenario } from './scenarios.js';
-import { startScenarioServer } from './scenario-server.js';
+import type { Contender } from './scenario-server.js';
 import { assertBuilt, builtFiles, BUILT_SERVER } from './server-process.js';
 
 export type Side = 'before' | 'after';
@@ -36,6 +38,7 @@ export interface CompareRound {
 }
 
 export interface CompareCell {
+  /** The pair: a scenario (--compare), or "a → b" (--versus). */
   scenario: string;
   connections: number;
   /** In the order measured: before, after, before, after, … */
@@ -50,22 +53,29 @@ export interface CompareResults {
   settings: RunSettings;
   rounds: number;
   serverEnv: Record<string, string>;
+  /** --versus: both sides are this working tree, and each row names its two targets. */
+  versus: boolean;
   before: Version;
   after: Version;
   cells: CompareCell[];
 }
 
+/** A row of the comparison: what is measured before and after. */
+export interface ComparePair {
+  name: string;
+  before: Contender;
+  after: Contender;
+}
+
 export interface CompareOptions {
-  ref: string;
-  scenarios: ServerScenario[];
+  /** The git ref built as "before"; null for --versus (everything from this working tree). */
+  ref: string | null;
+  /** The rows, given the built server entry of each side. */
+  pairs: (scripts: Record<Side, string>) => ComparePair[];
   settings: RunSettings;
   rounds: number;
   /** Builds this working tree (unless --no-build). */
   buildCurrent: () => void;
-  bodiesOf: (scenario: ServerScenario) => string[];
-  /** Server processes in the multi-process scenarios, and the NATS server of the NATS-store ones. */
-  processes: number;
-  natsUrl: string;
   quiet: QuietGate;
   outDir: string;
   log: (line: string) => void;
@@ -120,35 +130,34 @@ const median = (xs: number[]): number => {
 };
 
 export async function runCompare(o: CompareOptions): Promise<CompareResults> {
-  const before = describe(o.ref);
   const after = currentVersion();
-  const scratch = join(o.outDir, `ref-${before.commit.slice(0, 12)}`);
+  const before = o.ref === null ? after : describe(o.ref);
+  const scratch = o.ref === null ? null : join(o.outDir, `ref-${before.commit.slice(0, 12)}`);
   const workDir = join(o.outDir, `work-compare-${o.header.startedAt.replace(/[:.]/g, '-')}`);
-  const results: CompareResults = { ...o.header, finishedAt: '', settings: o.settings, rounds: o.rounds, before, after, cells: [] };
+  const results: CompareResults = { ...o.header, finishedAt: '', settings: o.settings, rounds: o.rounds, versus: o.ref === null, before, after, cells: [] };
   try {
-    buildScratch(before.commit, scratch, o.log);
+    if (scratch) buildScratch(before.commit, scratch, o.log);
     o.buildCurrent();
     assertBuilt();
-    const scripts: Record<Side, string> = { before: builtFiles(scratch).server, after: BUILT_SERVER };
+    const scripts: Record<Side, string> = { before: scratch ? builtFiles(scratch).server : BUILT_SERVER, after: BUILT_SERVER };
     const rel = (path: string) => path.slice(PROJECT_ROOT.length + 1);
-    o.log(`before: ${before.label} = ${before.commit.slice(0, 12)} "${before.subject}" (${rel(scripts.before)})`);
-    o.log(`after:  working tree at ${after.commit.slice(0, 12)}${after.dirty ? ' + uncommitted changes' : ''} "${after.subject}" (${rel(scripts.after)})`);
-    for (const scenario of o.scenarios) {
-      const bodies = o.bodiesOf(scenario);
+    if (scratch) o.log(`before: ${before.label} = ${before.commit.slice(0, 12)} "${before.subject}" (${rel(scripts.before)})`);
+    o.log(`${scratch ? 'after: ' : 'both sides:'} working tree at ${after.commit.slice(0, 12)}${after.dirty ? ' + uncommitted changes' : ''} "${after.subject}" (${rel(scripts.after)})`);
+    for (const pair of o.pairs(scripts)) {
       for (const connections of o.settings.connections) {
-        const cell: CompareCell = { scenario: scenario.name, connections, rounds: [] };
+        const cell: CompareCell = { scenario: pair.name, connections, rounds: [] };
         results.cells.push(cell);
         for (let round = 1; round <= o.rounds; round++) {
           for (const side of SIDES) {
-            const name = `${scenario.name}-c${connections}-${side}-${round}`;
-            const cwd = join(workDir, name);
-            const running = await startScenarioServer(scenario, { cwd, script: scripts[side], processes: o.processes, natsUrl: o.natsUrl });
-            o.log(`${scenario.name} c=${connections} round ${round}/${o.rounds} ${side}: server pid ${running.server.pid}`);
+            const contender = pair[side];
+            const cwd = join(workDir, `${contender.name}-c${connections}-${side}-${round}`);
+            const running = await contender.start(cwd);
+            o.log(`${pair.name} c=${connections} round ${round}/${o.rounds} ${side} (${contender.name}): pid ${running.server.pid}`);
             try {
               const result = await measureTarget({
-                name: `${scenario.name} ${side}`,
+                name: `${contender.name} ${side}`,
                 server: running.server,
-                request: { method: scenario.method, path: scenario.path, bodies },
+                request: contender.request,
                 ...running.target,
               }, { ...o.settings, connections: [connections] }, o.quiet, o.log);
               cell.rounds.push({ round, side, level: result.levels[0]! });
@@ -162,7 +171,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareResults> {
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true });
-    removeScratch(scratch);
+    if (scratch) removeScratch(scratch);
   }
   results.finishedAt = new Date().toISOString();
   return results;
@@ -187,7 +196,7 @@ function version(v: Version): string {
 export function compareMarkdown(r: CompareResults): string {
   const m = r.machine;
   const events = r.cells.some((c) => c.rounds.some((x) => x.level.events));
-  const head = ['scenario', 'conns', 'req/s before', 'req/s after', 'after ÷ before', 'p99 ms before', 'p99 ms after'];
+  const head = ['scenario', 'conns', 'req/s before', 'req/s after', 'after ÷ before', 'p99 ms before', 'p99 ms after', 'CPU µs / req', 'main thread µs / req'];
   if (events) head.push('stored / 2xx before', 'stored / 2xx after');
   head.push('errors + non-2xx', 'others CPU % (max)');
   const rows = r.cells.map((c) => {
@@ -195,8 +204,12 @@ export function compareMarkdown(r: CompareResults): string {
     const rps = (side: Side) => of(side).map((l) => l.load.rps);
     const p99 = (side: Side) => of(side).map((l) => l.load.p99Ms).filter((p): p is number => p !== null);
     const ratio = median(rps('after')) / median(rps('before'));
+    // CPU per response (µs) of the whole target and of its main thread(s): median before → after.
+    const perRequest = (side: Side, pct: (l: LevelResult) => number) => f0(median(of(side).map((l) => (10_000 * pct(l)) / l.load.rps)));
+    const cpuPair = (pct: (l: LevelResult) => number) => `${perRequest('before', pct)} → ${perRequest('after', pct)}`;
     const row = [c.scenario, String(c.connections), spread(rps('before'), f0), spread(rps('after'), f0), f2(ratio),
-      spread(p99('before'), (n) => n.toFixed(2)), spread(p99('after'), (n) => n.toFixed(2))];
+      spread(p99('before'), (n) => n.toFixed(2)), spread(p99('after'), (n) => n.toFixed(2)),
+      cpuPair((l) => l.targetCpu.processPct), cpuPair((l) => l.targetCpu.mainThreadPct)];
     if (events) {
       for (const side of SIDES) {
         const checks = of(side).map((l) => l.events).filter((e) => e !== undefined);
@@ -213,7 +226,7 @@ export function compareMarkdown(r: CompareResults): string {
     `\`${r.command}\` — ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB, Node ${m.node}, Linux ${m.kernel}; ` +
       `${r.settings.durationSec} s per measurement after ${r.settings.warmupSec} s warm-up; ${r.rounds} round(s) per side, ` +
       `alternating before/after, a fresh server process each; server env ${JSON.stringify(r.serverEnv)}`,
-    `- before: ${version(r.before)}\n- after: ${version(r.after)}`,
+    r.versus ? `- before and after: the two targets each row names (a → b), both from ${version(r.after)}` : `- before: ${version(r.before)}\n- after: ${version(r.after)}`,
     `req/s and p99: median of the rounds (min–max); stored / 2xx (log lines or stream messages): summed over the rounds; errors + non-2xx: before / after.`,
     table,
   ].join('\n\n') + '\n';

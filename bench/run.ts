@@ -35,6 +35,11 @@
  *                                               (bench/out/compare-<time>.md/.json) the median req/s of each, the
  *                                               ratio after ÷ before, p99 and, for event scenarios, log lines / 2xx.
  *                                               Server scenarios only; defaults: the three above, 64 connections.
+ *   npm run bench -- --versus analyze-16:analyze-16-processes,bare-analyze-threads:bare-analyze-processes [--rounds 3]
+ *                                               the same, alternating two targets of this working tree per pair:
+ *                                               server scenarios, or bare uWS routes (bare-health, bare-analyze,
+ *                                               bare-event) on one thread, or with -threads / -processes on
+ *                                               --processes (default 2) threads or processes sharing the port
  *
  * BACKEND_* variables in the environment reach every server started (to try a tuning).
  * Before each measurement it waits for other processes to quieten, at most --quiet-wait seconds
@@ -47,14 +52,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BUNDLED_MODEL_PATH, PROJECT_ROOT } from '../src/common/paths.js';
 import { measureCeiling } from './baselines/ceiling.js';
-import { compareMarkdown, runCompare, saveCompare } from './compare.js';
+import { compareMarkdown, runCompare, saveCompare, type ComparePair, type Side } from './compare.js';
 import { measureTarget, type RunSettings, type TargetResult } from './measure.js';
 import { memorySoak, type MemorySoak } from './memory.js';
 import { formatHotSpots } from './profile-summary.js';
 import { machineInfo, QuietGate } from './proc-stats.js';
 import { saveResults, toMarkdown, type BenchResults, type CeilingResult } from './report.js';
 import { BARE_ROUTES, MEMORY_SCENARIOS, select, SERVER_SCENARIOS, W60_MODEL_PATH, type Selection, type ServerScenario, type StreamMode } from './scenarios.js';
-import { startScenarioServer } from './scenario-server.js';
+import { BARE_VARIANTS, contender, startBareUws, startScenarioServer, type BareVariant, type RunningTarget } from './scenario-server.js';
 import { assertBuilt, ServerProcess, startBuiltServer } from './server-process.js';
 import { measureStreamMode, type StreamResult, type StreamRun, type StreamSettings } from './stream.js';
 
@@ -73,10 +78,11 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     cameras: { type: 'string', default: '8,16,32,64,96' },
     compare: { type: 'string' },
+    versus: { type: 'string' },
     processes: { type: 'string', default: '2' },
   },
 });
-const comparing = args.compare !== undefined;
+const comparing = args.compare !== undefined || args.versus !== undefined;
 
 const settings: RunSettings = {
   connections: (args.connections ?? (comparing ? '64' : '1,16,64,256')).split(',').map(Number),
@@ -181,9 +187,17 @@ function printHotSpots(dir: string): void {
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) log(formatHotSpots(join(dir, file), 15));
 }
 
-async function runBaselineServer(name: string, script: string[], loads: { name: string; scenario: ServerScenario }[]): Promise<TargetResult[]> {
+type Loads = { name: string; scenario: ServerScenario }[];
+
+async function runBaselineServer(name: string, script: string[], loads: Loads): Promise<TargetResult[]> {
   const server = await ServerProcess.start({ name, args: ['--import', 'tsx', ...script], cwd: PROJECT_ROOT, readyPath: '/health', env: {} });
-  log(`${name}: pid ${server.pid}`);
+  return loadBaseline({ server, target: {}, stop: () => server.stop() }, loads);
+}
+
+/** Each load in turn against one baseline server, stopped at the end. */
+async function loadBaseline(running: RunningTarget, loads: Loads): Promise<TargetResult[]> {
+  const { server } = running;
+  log(`${server.name}: pid ${server.pid}`);
   try {
     const results: TargetResult[] = [];
     for (const load of loads) {
@@ -192,7 +206,7 @@ async function runBaselineServer(name: string, script: string[], loads: { name: 
     }
     return results;
   } finally {
-    await server.stop();
+    await running.stop();
   }
 }
 
@@ -233,22 +247,40 @@ function checkSettings(): void {
   }
 }
 
-/** --compare: this working tree against the server at a git ref, alternating, in one run. */
-async function compare(ref: string, selection: Selection): Promise<void> {
-  const ignored = [...selection.baselines, ...(selection.memory ? ['memory'] : []), ...selection.streams.map((m) => m.name)];
-  if (ignored.length) log(`--compare measures server scenarios only; leaving out ${ignored.join(', ')}`);
-  if (!selection.scenarios.length) throw new Error('--compare needs at least one server scenario (--scenario analyze-16,event-end,…)');
-  if (args.profile) throw new Error('--profile slows the server: not with --compare');
+/**
+ * --compare: this working tree against the server at a git ref, scenario by scenario; --versus:
+ * pairs of targets of this working tree ("a:b,c:d"). Alternating, in one run.
+ */
+async function compare(): Promise<void> {
+  if (args.profile) throw new Error('--profile slows the server: not with --compare or --versus');
   const rounds = Number(args.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${JSON.stringify(args.rounds)}`);
+  const targetOptions = { processes, natsUrl: NATS_URL, bodiesOf };
+  let pairs: (scripts: Record<Side, string>) => ComparePair[];
+  if (args.versus !== undefined) {
+    if (args.compare !== undefined || args.scenario !== undefined) throw new Error('--versus names its pairs itself: not with --compare or --scenario');
+    const named = args.versus.split(',').map((pair) => {
+      const [before, after, ...rest] = pair.split(':');
+      if (!before || !after || rest.length) throw new Error(`--versus takes pairs a:b separated by commas, got "${pair}"`);
+      return { name: `${before} → ${after}`, before: contender(before, targetOptions), after: contender(after, targetOptions) };
+    });
+    pairs = () => named;
+  } else {
+    const selection = select(args.scenario ?? 'analyze-16,event-end,event-probs');
+    const ignored = [...selection.baselines, ...(selection.memory ? ['memory'] : []), ...selection.streams.map((m) => m.name)];
+    if (ignored.length) log(`--compare measures server scenarios only; leaving out ${ignored.join(', ')}`);
+    if (!selection.scenarios.length) throw new Error('--compare needs at least one server scenario (--scenario analyze-16,event-end,…)');
+    pairs = (scripts) => selection.scenarios.map((scenario) => ({
+      name: scenario.name,
+      before: contender(scenario.name, { ...targetOptions, script: scripts.before }),
+      after: contender(scenario.name, { ...targetOptions, script: scripts.after }),
+    }));
+  }
   const results = await runCompare({
-    ref, scenarios: selection.scenarios, settings, rounds, quiet, outDir: OUT_DIR, log,
+    ref: args.compare ?? null, pairs, settings, rounds, quiet, outDir: OUT_DIR, log,
     buildCurrent: () => {
       if (!args['no-build']) build();
     },
-    bodiesOf,
-    processes,
-    natsUrl: NATS_URL,
     header: { startedAt: new Date().toISOString(), command: commandLine(), machine: machineInfo(), serverEnv: serverEnv() },
   });
   const saved = saveCompare(results, OUT_DIR);
@@ -262,7 +294,7 @@ function serverEnv(): Record<string, string> {
 
 async function main(): Promise<void> {
   checkSettings();
-  if (comparing) return compare(args.compare!, select(args.scenario ?? 'analyze-16,event-end,event-probs'));
+  if (comparing) return compare();
   const selection = select(args.scenario ?? 'all');
   if (!args['no-build']) build();
   assertBuilt();
@@ -276,15 +308,10 @@ async function main(): Promise<void> {
   try {
     const profileDir = join(OUT_DIR, `profiles-${startedAt.replace(/[:.]/g, '-')}`);
     for (const scenario of selection.scenarios) results.servers.push(await runServerScenario(scenario, workDir, profileDir));
-    const bareVariants = [
-      ['bare-uws', []],
-      ['bare-uws-threads', ['--threads', String(processes)]],
-      ['bare-uws-processes', ['--processes', String(processes)]],
-    ] as const;
-    for (const [variant, variantArgs] of bareVariants) {
-      if (!selection.baselines.has(variant)) continue;
-      const loads = BARE_ROUTES.map((r) => ({ name: r.name + variant.slice('bare-uws'.length), scenario: SERVER_SCENARIOS.find((s) => s.name === r.scenario)! }));
-      results.bareUws.push(...await runBaselineServer(variant, ['bench/baselines/bare-uws.ts', ...variantArgs], loads));
+    for (const variant of Object.keys(BARE_VARIANTS) as BareVariant[]) {
+      if (!selection.baselines.has(`bare-uws${variant}`)) continue;
+      const loads = BARE_ROUTES.map((r) => ({ name: r.name + variant, scenario: SERVER_SCENARIOS.find((s) => s.name === r.scenario)! }));
+      results.bareUws.push(...await loadBaseline(await startBareUws(variant, processes), loads));
     }
     if (selection.baselines.has('naive')) {
       const analyze = SERVER_SCENARIOS.find((s) => s.name === 'analyze-16')!;
