@@ -56,7 +56,7 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_ACCESS_LOG_RATE: Int(100, 1, 1_000_000, 'most access log lines a second (as many more in a burst); the rest are counted in one summary line a second'),
   BACKEND_ADMIN_TOKEN: OptStr('when set, the Kakao debug endpoints need Authorization: Bearer <this>'),
   BACKEND_REUSE_PORT: Bool(false, 'share BACKEND_PORT with other processes that also set it (SO_REUSEPORT); false = refuse to start on a port in use'),
-  BACKEND_PROCESSES: Int(1, 0, 256, 'server processes sharing BACKEND_PORT, each with its own main thread and inference workers; more than 1 needs BACKEND_EVENT_STORE=nats; 0 = one per 3 cores (1 with the file store)'),
+  BACKEND_PROCESSES: Int(1, 0, 256, 'server processes sharing BACKEND_PORT, each with its own main thread and inference workers; more than 1 needs BACKEND_EVENT_STORE=nats; 0 = one per 2 cores (1 with the file store)'),
   // event log
   BACKEND_EVENT_STORE: Enum(EVENT_STORES, 'file', 'file = the JSONL log below, this process alone; nats = a NATS JetStream stream shared by every replica (README: More than one process)'),
   BACKEND_EVENT_LOG_JSONL: Str(DEFAULT_EVENT_LOG, 'event log path; empty = keep no file'),
@@ -307,14 +307,16 @@ function buildConfig(e: Env, cwd: string): Config {
   };
 }
 
-/** BACKEND_PROCESSES=0: a main thread and two inference workers per process (see serverProcesses). */
-const CORES_PER_AUTO_PROCESS = 3;
+/** BACKEND_PROCESSES=0: a main thread and an inference worker per process (see serverProcesses). */
+const CORES_PER_AUTO_PROCESS = 2;
 
 /**
- * How many server processes share the port. Auto (0): one per 3 cores — a main thread and two
- * inference workers, the balance measured on CPU inference (bench/RESULTS.md: 0.16 ms of main
- * thread and 0.26 ms of worker per 16-frame window, so one main thread keeps about two workers
- * busy). The file store belongs to one process, so with it auto means 1 and more is refused.
+ * How many server processes share the port. Auto (0): one per 2 cores — a main thread and an
+ * inference worker each. Measured (bench/RESULTS.md, "More than one process"): a 16-frame window
+ * costs the main thread about as much CPU as the worker's inference (0.14 ms each), so one worker
+ * keeps up with one main thread; a 60-frame window costs the main thread three times the worker's,
+ * and a GPU leaves the worker little to do, so a third core per process would idle. The file
+ * store belongs to one process, so with it auto means 1 and more is refused.
  */
 function serverProcesses(e: Env, cores: number): number {
   if (e.BACKEND_EVENT_STORE === 'file') {

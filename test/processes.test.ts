@@ -52,7 +52,7 @@ t.test('BACKEND_PROCESSES=0 divides the cores between processes\' main threads a
   const cores = availableParallelism();
   t.equal(loadConfig({ BACKEND_PROCESSES: '0' }, dir).processes, 1, 'the file store: one process');
   const auto = loadConfig({ BACKEND_PROCESSES: '0', BACKEND_EVENT_STORE: 'nats' }, dir);
-  t.equal(auto.processes, Math.max(1, Math.floor(cores / 3)), 'the NATS store: one process per 3 cores');
+  t.equal(auto.processes, Math.max(1, Math.floor(cores / 2)), 'the NATS store: one process per 2 cores');
   t.ok(auto.processes * (1 + auto.inference.workers) <= Math.max(cores, 2 * auto.processes), 'main threads and workers fit the cores');
   const four = loadConfig({ BACKEND_PROCESSES: '4', BACKEND_EVENT_STORE: 'nats' }, dir);
   t.equal(four.inference.workers, Math.max(1, Math.floor(cores / 4) - 1), 'each process: its quarter of the cores but its main thread');
