@@ -16,7 +16,7 @@ import { KakaoAlerts, QUEUE_MAX } from '../workers/writer/kakao-alerts.js';
 import { KakaoClient } from '../workers/writer/kakao-client.js';
 import { KakaoTokens } from '../workers/writer/kakao-tokens.js';
 import { AlertClaims, CLAIM_LEASE_MS } from '../workers/writer/nats/alert-claims.js';
-import { ACK_WAIT_MS, ALERT_CONSUMER, ALERT_HEADER, AlertConsumer, alertSubject } from '../workers/writer/nats/alert-consumer.js';
+import { ACK_WAIT_MS, ALERT_CONSUMER, ALERT_HEADER, AlertConsumer, alertSubject, encodeAlert } from '../workers/writer/nats/alert-consumer.js';
 import { closedPort } from './support/event-http.js';
 import { captureLogger, eventOptions } from './support/event-options.js';
 import { KakaoStandin } from './support/kakao-standin.js';
@@ -116,7 +116,7 @@ async function publish(nc: NatsConnection, stream: string, alerts: AlertRequest[
   const js = jetstream(nc);
   await Promise.all(alerts.map((alert) => {
     const h = headers();
-    h.set(ALERT_HEADER, JSON.stringify(alert));
+    h.set(ALERT_HEADER, encodeAlert(alert));
     return js.publish(alertSubject(stream), JSON.stringify({ type: 'END', event_id: alert.event_id }), { msgID: alert.event_id + msgIdSuffix, headers: h });
   }));
 }

@@ -70,8 +70,8 @@ async function replicaOn(t: Test, stream: string, kakao: FakeKakaoClient, option
   const { logger, records } = captureLogger();
   const bucket = await TokenBucket.open({ kvm: new Kvm(nc), stream, replicas: 1, replicaId: `replica-${Math.random()}`, leaseMs: options.leaseMs ?? 10_000, logger });
   const config = eventOptions(tempDir(), { kakao: options.kakao ?? REFRESHABLE }).kakao;
-  const tokens = new KakaoTokens({ config, client: kakao, logger, report: new Reports().report, store: bucket });
-  await tokens.load();
+  const tokens = new KakaoTokens({ config, client: kakao, logger, report: new Reports().report });
+  await tokens.load(bucket);
   let dead = false;
   t.teardown(async () => {
     if (dead) return;

@@ -22,8 +22,6 @@ export interface KakaoTokensDeps {
   logger: Logger;
   report(counter: KakaoCounter, label: string): void;
   clock?: Clock;
-  /** Where the tokens are saved and who refreshes them; the token file when absent. */
-  store?: TokenStore;
 }
 
 /** Refresh this long before the access token expires (or a tenth of its life, if shorter). */
@@ -40,7 +38,8 @@ const REJECTED_REFRESH_BACKOFF_CAP_MS = 30 * 60_000;
 export class KakaoTokens {
   private readonly deps: KakaoTokensDeps;
   private readonly clock: Clock;
-  private readonly store: TokenStore;
+  /** Where the tokens are saved and who refreshes them: the token file unless load() is given another. */
+  private store: TokenStore;
   private access: string | null = null;
   private accessExpiresAt: number | null = null;
   private refreshToken: string | null = null;
@@ -62,8 +61,7 @@ export class KakaoTokens {
   constructor(deps: KakaoTokensDeps) {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
-    this.store = deps.store ?? new TokenFileStore(deps.config.tokenFile, deps.logger);
-    this.store.follow((tokens) => this.adopt(tokens));
+    this.store = new TokenFileStore(deps.config.tokenFile, deps.logger);
   }
 
   /** What a logged or serialised instance shows: its state, never a token (private fields are plain properties). */
@@ -80,13 +78,16 @@ export class KakaoTokens {
   }
 
   /**
-   * Picks the tokens: the saved ones when they descend from the environment's refresh token, else
-   * the environment's, which a shared store then takes on for every replica. The choice is made on
-   * return; the promise settles once the store has the tokens (at once for the file).
+   * Picks the tokens: the ones saved in `store` (the token file by default) when they descend from
+   * the environment's refresh token, else the environment's, which a shared store then takes on
+   * for every replica. The choice is made on return; the promise settles once the store has the
+   * tokens (at once for the file).
    */
-  load(): Promise<void> {
+  load(store: TokenStore = this.store): Promise<void> {
     const { config, logger } = this.deps;
-    const saved = this.store.saved();
+    this.store = store;
+    store.follow((tokens) => this.adopt(tokens));
+    const saved = store.saved();
     const applies = saved !== null && (config.refreshToken === null || saved.env_refresh_token_sha256 === sha256(config.refreshToken));
     let seed: boolean;
     if (saved && applies) {
@@ -114,6 +115,7 @@ export class KakaoTokens {
 
   /** Learns the access token's expiry (or gets one) and schedules the refresh ahead of it. */
   start(): void {
+    if (!this.usable()) this.deps.logger.info('KAKAO_ACCESS_TOKEN is not set: END events send no Kakao memo');
     if (!this.canRefresh()) return;
     if (this.access === null) void this.refresh('no access token');
     else if (this.accessExpiresAt === null) void this.learnExpiry();

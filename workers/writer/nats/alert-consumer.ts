@@ -19,12 +19,12 @@ import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Co
 import type { Kvm } from '@nats-io/kv';
 import type { AlertRequest } from '../../../src/contracts/writer.js';
 import { errorMessage } from '../../../src/common/errors.js';
-import { AlertClaims } from './alert-claims.js';
+import { AlertClaims, isWrongRevision, type ClaimOutcome } from './alert-claims.js';
 
 /** The durable consumer every replica pulls alerts from. */
 export const ALERT_CONSUMER = 'kakao-alerts';
-/** The message header holding the AlertRequest as JSON. */
-export const ALERT_HEADER = 'Backend-Alert';
+/** The message header holding the AlertRequest, as base64url JSON (header values may not hold every character). */
+export const ALERT_HEADER = 'Behavior-Alert';
 /** An unacknowledged alert is redelivered after this; WORKING_EVERY_MS keeps the ones in hand alive. */
 export const ACK_WAIT_MS = 6_000;
 const WORKING_EVERY_MS = 2_000;
@@ -144,6 +144,7 @@ export class AlertConsumer {
       }
       try {
         this.batch = await this.consumer.fetch({ max_messages: room, expires: PULL_EXPIRES_MS });
+        if (this.stopping) await this.batch.close();
         for await (const msg of this.batch) void this.take(msg);
         if (failing) logger.info('pulling Kakao alerts again');
         failing = false;
@@ -171,7 +172,7 @@ export class AlertConsumer {
       return this.drop(held);
     }
     held.eventId = alert.event_id;
-    let claim;
+    let claim: ClaimOutcome;
     try {
       claim = await this.claims.claim(alert.event_id);
     } catch (err) {
@@ -210,16 +211,24 @@ export class AlertConsumer {
       respond(held.msg, 'working');
       if (held.revision === null) continue;
       void this.write(held, async (revision) => {
-        held.revision = await this.claims.renew(held.eventId, revision);
+        try {
+          held.revision = await this.claims.renew(held.eventId, revision);
+        } catch (err) {
+          if (!isWrongRevision(err)) throw err;
+          // This replica stalled past the lease and another took the alert over: both may send it.
+          this.deps.logger.warn({ event_id: held.eventId }, 'another replica took over a Kakao alert this replica is still sending');
+          held.revision = null;
+        }
       });
     }
   }
 
-  /** Runs a claim write after the previous ones; a failure is logged, never thrown. */
+  /** Runs a claim write after the previous ones, while the claim is this replica's; a failure is logged, never thrown. */
   private write(held: Held, step: (revision: number) => Promise<void>): Promise<void> {
     held.writes = held.writes.then(async () => {
+      if (held.revision === null) return;
       try {
-        await step(held.revision!);
+        await step(held.revision);
       } catch (err) {
         this.deps.logger.warn({ err: errorMessage(err), event_id: held.eventId }, 'cannot update a Kakao alert claim');
       }
@@ -264,9 +273,13 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string): Promise<vo
   }
 }
 
+export function encodeAlert(alert: AlertRequest): string {
+  return Buffer.from(JSON.stringify(alert), 'utf8').toString('base64url');
+}
+
 function parseAlert(msg: JsMsg): AlertRequest | null {
   try {
-    const alert = JSON.parse(msg.headers?.get(ALERT_HEADER) ?? '') as AlertRequest;
+    const alert = JSON.parse(Buffer.from(msg.headers?.get(ALERT_HEADER) ?? '', 'base64url').toString('utf8')) as AlertRequest | null;
     return typeof alert?.event_id === 'string' && typeof alert.received_at_ms === 'number' ? alert : null;
   } catch {
     return null;
