@@ -12,8 +12,8 @@ import { cardBody, chart, chartData, eventRow, h, serverPanel, deliveryText, typ
 const MAX_ROWS = 300;
 /** Requests one click makes while pages come back with nothing new (the store's scan bound, repeats). */
 const OLDER_TRIES = 10;
-/** sessionStorage key prefix of events opened from the list: the event page shows them when the server no longer keeps them. */
-const OPENED_KEY = 'watch.event.';
+/** sessionStorage key of the last stored event opened from the list: its page shows it when the server no longer keeps it. */
+const OPENED_KEY = 'watch.opened';
 
 let lang: Lang = chooseLang();
 const ctx: Ctx = { lang, t: strings(lang), model: { events: [], thresholds: [], labels: {} }, skewMs: 0, silentAfterMs: 30_000 };
@@ -166,20 +166,20 @@ async function loadOlder(list: HTMLElement): Promise<void> {
   const button = document.getElementById('older') as HTMLButtonElement;
   button.disabled = true;
   document.getElementById('older-status')!.textContent = ctx.t.loading;
-  let next = olderCursor;
   try {
-    for (let tries = 0; next !== null && tries < OLDER_TRIES; tries++) {
-      const page = await getJson<EventsPage>(eventQuery(next));
+    for (let tries = 0; olderCursor !== null && tries < OLDER_TRIES; tries++) {
+      const page = await getJson<EventsPage>(eventQuery(olderCursor));
       if (mine !== generation) return;
       paged = true;
       const before = shown.size;
       for (const entry of page.events) addRow(list, entry, false);
-      next = page.next;
+      olderCursor = page.next;
       if (shown.size > before) break;
     }
-    setOlder(next);
+    setOlder(olderCursor);
   } catch (err) {
     if (err instanceof Unauthorized) return showLogin();
+    // The pages already added stay; the next click goes on from the last one.
     if (mine === generation) setOlder(olderCursor, ctx.t.olderFailed);
   }
 }
@@ -193,7 +193,7 @@ function rememberOpened(list: HTMLElement): void {
   list.addEventListener('click', (e) => {
     const id = (e.target as Element).closest('li[data-id]')?.getAttribute('data-id');
     const entry = id ? fromStore.get(id) : undefined;
-    if (entry) sessionStorage.setItem(OPENED_KEY + entry.record.event_id, JSON.stringify(entry));
+    if (entry) sessionStorage.setItem(OPENED_KEY, JSON.stringify(entry));
   });
 }
 
@@ -294,12 +294,12 @@ async function showEvent(id: string): Promise<void> {
     detail = await getJson<EventDetail>(`/watch/api/event?id=${encodeURIComponent(id)}`);
   } catch (err) {
     if (err instanceof Unauthorized) return showLogin();
-    const opened = sessionStorage.getItem(OPENED_KEY + id);
-    if (!opened) {
+    const opened = JSON.parse(sessionStorage.getItem(OPENED_KEY) ?? 'null') as EventEntry | null;
+    if (opened?.record.event_id !== id) {
       main.append(h('p', {}, t.unknownEvent), h('p', {}, h('a', { href: '/watch' }, t.back)));
       return;
     }
-    detail = { ...(JSON.parse(opened) as EventEntry), start: null, points: [] };
+    detail = { ...opened, start: null, points: [] };
     note = h('p', { class: 'note' }, t.storedEvent);
   }
   const r = detail.record;
