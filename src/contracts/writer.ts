@@ -98,7 +98,7 @@ export interface EventPageQuery {
 export interface EventPage {
   /** The records' lines as stored, newest first. */
   lines: string[];
-  /** Cursor of the next older page, or null at the start of the store (or when the scan stopped for its bound). */
+  /** Cursor of the next older page (or of where a scan stopped for its bound, with fewer lines than asked), or null at the start of the store. */
   next: string | null;
 }
 
