@@ -2,13 +2,16 @@
  * The NATS event store when NATS fails, on nats-server processes of the test's own: unreachable at
  * start (the server starts not ready, refuses events with 503 and recovers by itself), lost under
  * load and started again (503s meanwhile, nothing acknowledged lost), and a three-node cluster
- * losing its stream leader under load (writes go on after an election, nothing acknowledged lost).
+ * losing its stream leader under load (writes go on after an election, nothing acknowledged lost);
+ * a stream that disagrees with the settings, found only once NATS answers, keeps the store unusable.
  */
 import t from 'tap';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
-import { openEventStreamReader, recordSubject, REPLICA_HEADER } from '../src/common/event-stream.js';
+import { alertSubject, openEventStreamReader, recordSubject, REPLICA_HEADER } from '../src/common/event-stream.js';
+import { createLogger } from '../src/common/log.js';
 import { recordFromPayload, serializeRecord } from '../src/events/records.js';
+import { NatsContext } from '../workers/writer/nats/context.js';
 import { haveNatsServerBinary, startOwnNats, startOwnNatsCluster, uniqueStream } from './support/nats.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { waitFor, waitForValue } from './support/wait.js';
@@ -84,12 +87,12 @@ if (haveNatsServerBinary(t)) {
 
     const notReady = await server.client.get('/ready');
     t.equal(notReady.status, 503, 'the server starts, not ready');
-    t.equal(notReady.json.status, 'not_ready');
+    t.equal(notReady.json.status, 'not_ready', 'not_ready');
     t.match(notReady.json.reasons, [`NATS at ${nats.url} is unreachable: `], 'the reason names NATS and why');
     const refused = await server.client.post('/event/payload', { type: 'START', event: 'fall', session_id: 'cam-1' });
     t.equal(refused.status, 503, 'events are refused');
     t.equal(refused.headers['retry-after'], '5', 'with Retry-After');
-    t.match(refused.json.detail, 'is unreachable');
+    t.match(refused.json.detail, 'is unreachable', 'the refusal says why');
 
     await nats.start();
     await ready(server);
@@ -102,7 +105,7 @@ if (haveNatsServerBinary(t)) {
     await waitFor(() => traffic.refused() >= refusedBefore + 50, 'refusals while NATS is down');
     const lost = await server.client.get('/ready');
     t.equal(lost.status, 503, 'not ready while NATS is down');
-    t.match(lost.json.reasons, [/lost the connection|unreachable/]);
+    t.match(lost.json.reasons, [/lost the connection|unreachable/], 'the reason: NATS is lost');
     await nats.start();
     await ready(server);
     const okAfter = traffic.ok();
@@ -158,4 +161,24 @@ if (haveNatsServerBinary(t)) {
     const stored = await waitForValue(() => storedIds(cluster.url, stream).catch(() => null), (ids) => ids !== null, 'the stream to be readable') as Set<string>;
     t.same(acknowledged.filter((id) => !stored.has(id)), [], `all ${acknowledged.length} acknowledged events are in the stream`);
   });
+
+  t.test('NATS reachable only later with a stream that disagrees: not ready, with the disagreement as the reason', async (t) => {
+    const nats = await startOwnNats(t);
+    const stream = uniqueStream();
+    const nc = await connect({ servers: nats.url });
+    await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [recordSubject(stream), alertSubject(stream)], retention: RetentionPolicy.Workqueue });
+    await nc.close();
+    await nats.stop();
+    const problems: (string | null)[] = [];
+    const config = { servers: [nats.url], stream, replicas: 1, maxAgeSec: 0, maxBytes: 0, replicaId: 'late' };
+    const context = new NatsContext({ config, logger: createLogger('silent'), onHealth: (problem) => problems.push(problem) });
+    t.teardown(() => context.close());
+    await context.start();
+    t.match(context.problem(), 'is unreachable', 'unreachable at start: no refusal yet');
+    await nats.start();
+    await waitFor(() => context.problem() !== problems[0], 'the stream to be checked');
+    t.equal(context.problem(), `NATS stream ${stream} has retention workqueue, but the event store needs retention limits: use another stream name, or remove the stream`, 'the disagreement is the reason (as /ready reports it)');
+    t.equal(context.usable(), false, 'appends are refused');
+  });
 }
+

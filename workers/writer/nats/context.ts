@@ -131,13 +131,17 @@ export class NatsContext {
     if (this.isUsable && this.currentProblem !== null) this.setProblem(null);
   }
 
-  /** Stops connecting and drains the connection (what was published is flushed first). */
+  /** Stops connecting and drains the connection (what was published is flushed first); a lost one is just closed. */
   async close(): Promise<void> {
     this.closed = true;
     this.isUsable = false;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const connection = this.current?.connection;
     if (!connection || connection.isClosed()) return;
+    if (!this.connected) {
+      await connection.close();
+      return;
+    }
     try {
       await connection.drain();
     } catch (err) {
