@@ -45,7 +45,13 @@ const nats = init.events.store === 'nats' ? new NatsContext({ config: init.event
 const sink: EventSink = nats
   ? new NatsSink(nats)
   : init.events.logPath
-    ? new JsonlSink({ path: init.events.logPath, fsync: init.events.fsync, fsyncIntervalMs: init.events.fsyncIntervalMs, logger, onHealth })
+    ? new JsonlSink({
+      path: init.events.logPath,
+      fsync: init.events.fsync,
+      fsyncIntervalMs: init.events.fsyncIntervalMs,
+      logger,
+      onHealth,
+    })
     : new NullSink();
 const client = new KakaoClient({ apiBaseUrl: init.kakao.apiBaseUrl, authBaseUrl: init.kakao.authBaseUrl, timeoutMs: init.kakao.timeoutMs });
 const tokens = new KakaoTokens({ config: init.kakao, client, logger, report });
