@@ -11,6 +11,7 @@ import { DeliverPolicy } from '@nats-io/jetstream';
 import type { AlertRequest, EventPage, EventPageQuery } from '../../../src/contracts/writer.js';
 import { errorMessage } from '../../../src/common/errors.js';
 import { emptyLogTail, type LogTail } from '../../../src/common/log-tail.js';
+import { recordMatches } from '../../../src/common/event-filter.js';
 import { parseJsonObject } from '../../../src/common/parse-json-object.js';
 import {
   ALERT_HEADER, alertSubject, encodeAlert, readRange, recordSubject, REPLICA_HEADER, streamBounds, type StoredRecord,
@@ -115,10 +116,13 @@ export class NatsSink implements EventSink {
     const lines: string[] = [];
     let before = bounds.last + 1;
     if (query.before !== null) {
-      if (!/^[1-9]\d{0,15}$/.test(query.before)) throw new Error(`not a cursor of the NATS event store: ${JSON.stringify(query.before.slice(0, 40))}`);
+      if (!/^\d{1,16}$/.test(query.before)) throw new Error(`not a cursor of the NATS event store: ${JSON.stringify(query.before.slice(0, 40))}`);
       before = Math.min(Number(query.before), before);
     }
-    const matches = pageFilter(query);
+    const matches = (line: string) => {
+      const record = parseJsonObject(line);
+      return record !== null && recordMatches(record, query);
+    };
     let high = before - 1;
     let scanned = 0;
     let oldestTaken = 0;
@@ -250,21 +254,4 @@ export class NatsSink implements EventSink {
 function eventIdOf(line: string): string | null {
   const id = parseJsonObject(line)?.event_id;
   return typeof id === 'string' && /^[\x21-\x7e]{1,128}$/.test(id) ? id : null;
-}
-
-/** The query's camera, event and record types, as a test of a stored line. */
-function pageFilter(query: EventPageQuery): (line: string) => boolean {
-  const types = query.types ? new Set(query.types) : null;
-  if (query.camera === undefined && query.event === undefined && types === null) return () => true;
-  return (line) => {
-    const record = parseJsonObject(line);
-    if (!record) return false;
-    if (query.camera !== undefined && record.session_id !== query.camera) return false;
-    if (types !== null && !types.has(record.event_type as string)) return false;
-    if (query.event !== undefined) {
-      const data = record.data;
-      if (data === null || typeof data !== 'object' || (data as Record<string, unknown>).event !== query.event) return false;
-    }
-    return true;
-  };
 }
