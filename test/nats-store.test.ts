@@ -164,7 +164,7 @@ if (natsUp) {
     t.same(found, { lines: [rare], next: null }, 'the next request goes on from there');
   });
 
-  t.test('two servers on one stream: the tail at start, and each lists what the other stores within about a second', async (t) => {
+  t.test('two servers on one stream: the tail at start, each lists what the other stores within about a second, the watch page pages the stream', async (t) => {
     const stream = uniqueStream();
     cleanUpStream(t, stream);
     const env = { BACKEND_EVENT_STORE: 'nats', NATS_URL: SHARED_NATS_URL, BACKEND_NATS_STREAM: stream };
@@ -180,8 +180,9 @@ if (natsUp) {
     };
     const stored = [await post(first, 'cam-a'), await post(first, 'cam-b'), await post(first, 'cam-c')];
 
-    const second = await startTestServer(t, env);
-    t.same(await recentIds(second), stored, 'a server started later lists the stream\'s tail');
+    // It keeps two recent events: the watch page's older ones then come from the stream.
+    const second = await startTestServer(t, { ...env, BACKEND_EVENT_KEEP_RECENT: '2' });
+    t.same(await recentIds(second), stored.slice(-2), 'a server started later lists the stream\'s tail');
     const ready = await second.client.get('/ready');
     t.equal(ready.status, 200, 'ready');
     t.equal(ready.json.event_log, `${SHARED_NATS_URL}/${stream}`, '/ready names the stream');
@@ -194,7 +195,18 @@ if (natsUp) {
       stored.push(id);
     }
     t.same(await recentIds(first), stored, 'the first server: its own records once, the other\'s in the stream\'s order');
-    t.same(await recentIds(second), stored, 'the second server: the same list');
+    t.same(await recentIds(second), stored.slice(-2), 'the second server: the newest of the same list');
+
+    // The watch page's history: the board's newest, then older pages read from the stream.
+    const listed: string[] = [];
+    let next: string | null = null;
+    do {
+      const res = await second.client.get(`/watch/api/events?limit=2${next === null ? '' : `&before=${encodeURIComponent(next)}`}`);
+      t.equal(res.status, 200, `GET /watch/api/events${next === null ? '' : ' (older)'}`);
+      listed.push(...(res.json.events as { record: { event_id: string } }[]).map((e) => e.record.event_id));
+      next = res.json.next;
+    } while (next !== null && listed.length <= stored.length);
+    t.same(listed, [...stored].reverse(), 'the watch page pages through the whole stream, newest first');
   });
 
   t.test('a stream that disagrees with the settings refuses the start with one line', async (t) => {
