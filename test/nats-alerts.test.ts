@@ -11,12 +11,17 @@ import t, { type Test } from 'tap';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import type { AlertRequest } from '../src/contracts/writer.js';
+import type { AlertRequest, NatsStoreConfig } from '../src/contracts/writer.js';
+import { ALERT_HEADER, alertSubject, encodeAlert } from '../src/common/event-stream.js';
+import { createLogger } from '../src/common/log.js';
 import { KakaoAlerts, QUEUE_MAX } from '../workers/writer/kakao-alerts.js';
 import { KakaoClient } from '../workers/writer/kakao-client.js';
 import { KakaoTokens } from '../workers/writer/kakao-tokens.js';
 import { AlertClaims, CLAIM_LEASE_MS } from '../workers/writer/nats/alert-claims.js';
-import { ACK_WAIT_MS, ALERT_CONSUMER, ALERT_HEADER, AlertConsumer, alertSubject, encodeAlert } from '../workers/writer/nats/alert-consumer.js';
+import { ACK_WAIT_MS, ALERT_CONSUMER } from '../workers/writer/nats/alert-consumer.js';
+import { AlertReplica } from '../workers/writer/nats/alert-replica.js';
+import { NatsContext } from '../workers/writer/nats/context.js';
+import { ensureStream } from '../workers/writer/nats/stream-setup.js';
 import { closedPort } from './support/event-http.js';
 import { captureLogger, eventOptions } from './support/event-options.js';
 import { KakaoStandin } from './support/kakao-standin.js';
@@ -37,42 +42,45 @@ interface WriterSide {
   kill(): Promise<void>;
 }
 
-/** A stream with the store's alert subject, deleted after the test, and a connection of the test's own. */
+function natsConfig(stream: string, replicaId: string): NatsStoreConfig {
+  return { servers: [SHARED_NATS_URL], stream, replicas: 1, maxAgeSec: 0, maxBytes: 0, replicaId };
+}
+
+/** The store's stream, made as the store makes it and deleted after the test, and a connection of the test's own. */
 async function alertStream(t: Test): Promise<{ stream: string; nc: NatsConnection; jsm: JetStreamManager }> {
   const stream = uniqueStream('ALERTS');
   cleanUpStream(t, stream);
   const nc = await connect({ servers: SHARED_NATS_URL });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: stream, subjects: [`${stream}.record`, alertSubject(stream)] });
+  await ensureStream(jsm, natsConfig(stream, 'test'), createLogger('silent'));
   return { stream, nc, jsm };
 }
 
 let replicas = 0;
+/** A replica's writer thread as far as memos go: the NATS context, Kakao's client, tokens and alerts, and AlertReplica. */
 async function writerSide(t: Test, stream: string, kakaoUrl: string, accessToken: string): Promise<WriterSide> {
-  const nc = await connect({ servers: SHARED_NATS_URL });
   const { logger, records } = captureLogger();
+  const context = new NatsContext({ config: natsConfig(stream, `replica-${++replicas}`), logger, onHealth: () => {} });
+  await context.start();
   const config = eventOptions(tempDir(), { kakao: { accessToken, apiBaseUrl: kakaoUrl, authBaseUrl: kakaoUrl, eventPageBase: PAGE_BASE } }).kakao;
   const client = new KakaoClient(config);
   const report = () => {};
   const tokens = new KakaoTokens({ config, client, logger, report });
-  await tokens.load();
   const outcomes: Outcome[] = [];
-  let consumer: AlertConsumer | null = null;
+  let replica: AlertReplica | null = null;
   const alerts = new KakaoAlerts({
     config, client, tokens, logger, report,
     outcome: (alert, delivered, reason) => {
       outcomes.push({ event_id: alert.event_id, delivered, reason });
-      consumer?.settle(alert, delivered, reason);
+      replica?.settle(alert, delivered, reason);
     },
   });
+  replica = new AlertReplica({ context, tokens, alerts, kakaoTimeoutMs: config.timeoutMs, logger });
   try {
-    consumer = await AlertConsumer.start({
-      js: jetstream(nc), jsm: await jetstreamManager(nc), kvm: new Kvm(nc), stream, replicas: 1,
-      replicaId: `replica-${++replicas}`, queue: alerts, capacity: QUEUE_MAX, logger,
-    });
+    await replica.start();
   } catch (err) {
-    await nc.close();
+    await context.close();
     await client.close();
     throw err;
   }
@@ -89,16 +97,16 @@ async function writerSide(t: Test, stream: string, kakaoUrl: string, accessToken
     async close() {
       if (closed) return;
       closed = true;
-      await consumer.stop();
+      await replica.stop();
       await stopKakao();
-      await consumer.close(5000);
-      await nc.close();
+      await replica.close(5000);
+      await context.close();
     },
     async kill() {
       closed = true;
-      await nc.close();
+      await context.handles!.connection.close();
       await stopKakao();
-      await consumer.close(0);
+      await replica.close(0);
     },
   };
   t.teardown(() => side.close());

@@ -11,9 +11,13 @@ import { NullSink, type EventSink } from './writer/event-sink.js';
 import { JsonlSink } from './writer/jsonl-sink.js';
 import { NatsContext } from './writer/nats/context.js';
 import { NatsSink } from './writer/nats/nats-sink.js';
+import { AlertReplica } from './writer/nats/alert-replica.js';
 import { KakaoAlerts } from './writer/kakao-alerts.js';
 import { KakaoClient } from './writer/kakao-client.js';
 import { KakaoTokens } from './writer/kakao-tokens.js';
+
+/** At shutdown, how long the last acknowledgements of memos (or their handing back) may take. */
+const ACKS_GRACE_MS = 2000;
 
 type AppendMessage = Extract<WriterIn, { type: 'append' }>;
 type OrderedMessage = Extract<WriterIn, { type: 'append' | 'reopen' | 'close' }>;
@@ -60,18 +64,22 @@ const alerts = new KakaoAlerts({
   outcome: (alert, delivered, reason) => {
     news.outcomes.push({ event_id: alert.event_id, delivered, reason });
     postNews();
+    alertReplica?.settle(alert, delivered, reason);
   },
 });
+/** Store 'nats': memos come from the consumer every replica shares, tokens from their shared bucket. */
+const alertReplica = nats ? new AlertReplica({ context: nats, tokens, alerts, kakaoTimeoutMs: init.kakao.timeoutMs, logger }) : null;
 
 const ordered: OrderedMessage[] = [];
 let started = false;
 let pumping = false;
 let closing = false;
 
-tokens.load();
+if (!alertReplica) tokens.load();
 const tail = await sink.start(init.events.keepRecent, (lines) => post({ type: 'followed', lines }));
-tokens.start();
-if (!tokens.usable()) logger.info('KAKAO_ACCESS_TOKEN is not set: END events send no Kakao memo');
+// A consumer with other settings throws here, before 'ready'.
+if (alertReplica) await alertReplica.start();
+else tokens.start();
 port.on('message', (message: WriterIn) => {
   try {
     handle(message);
@@ -171,11 +179,13 @@ async function answer(id: number, call: KakaoDebugCall): Promise<void> {
 async function shutdown(kakaoGraceMs: number): Promise<void> {
   closing = true;
   try {
+    await alertReplica?.stop(); // memos in hand are sent within the grace or handed back to the other replicas
     await sink.close();
     await alerts.close(kakaoGraceMs);
     tokens.close();
     await client.close();
     await alerts.settled();
+    await alertReplica?.close(ACKS_GRACE_MS);
     await nats?.close(); // last: the NATS parts above may still use the connection
   } finally {
     post({ type: 'closed' }); // the main thread waits for this, whatever went wrong above

@@ -19,12 +19,11 @@ import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Co
 import type { Kvm } from '@nats-io/kv';
 import type { AlertRequest } from '../../../src/contracts/writer.js';
 import { errorMessage } from '../../../src/common/errors.js';
+import { ALERT_HEADER, alertSubject, decodeAlert } from '../../../src/common/event-stream.js';
 import { AlertClaims, isWrongRevision, type ClaimOutcome } from './alert-claims.js';
 
 /** The durable consumer every replica pulls alerts from. */
 export const ALERT_CONSUMER = 'kakao-alerts';
-/** The message header holding the AlertRequest, as base64url JSON (header values may not hold every character). */
-export const ALERT_HEADER = 'Behavior-Alert';
 /** An unacknowledged alert is redelivered after this; WORKING_EVERY_MS keeps the ones in hand alive. */
 export const ACK_WAIT_MS = 6_000;
 const WORKING_EVERY_MS = 2_000;
@@ -39,10 +38,6 @@ const CLAIM_RETRY_MS = 1_000;
 const HANDED_BACK = new Set(['shutdown', 'queue_full']);
 /** Settings an existing consumer must have; others only matter when it is created. */
 const CHECKED_SETTINGS = ['filter_subject', 'ack_policy', 'ack_wait', 'max_deliver', 'max_ack_pending'] as const;
-
-export function alertSubject(stream: string): string {
-  return `${stream}.alert`;
-}
 
 export interface AlertConsumerDeps {
   js: JetStreamClient;
@@ -165,7 +160,7 @@ export class AlertConsumer {
     const held: Held = { msg, eventId: '', revision: null, writes: Promise.resolve(), settling: false };
     this.held.add(held);
     const { logger } = this.deps;
-    const alert = parseAlert(msg);
+    const alert = decodeAlert(msg.headers?.get(ALERT_HEADER) ?? '');
     if (!alert) {
       logger.error({ seq: msg.seq }, 'an alert message without a valid alert header; dropped');
       respond(msg, 'term');
@@ -270,19 +265,6 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string): Promise<vo
   if (differing.length > 0) {
     const settings = differing.map((key) => `${key} ${String(info.config[key])}, not ${String(wanted[key])}`).join('; ');
     throw new Error(`NATS consumer ${ALERT_CONSUMER} on stream ${stream} has other settings (${settings}): remove it (nats consumer rm ${stream} ${ALERT_CONSUMER}) and start again`);
-  }
-}
-
-export function encodeAlert(alert: AlertRequest): string {
-  return Buffer.from(JSON.stringify(alert), 'utf8').toString('base64url');
-}
-
-function parseAlert(msg: JsMsg): AlertRequest | null {
-  try {
-    const alert = JSON.parse(Buffer.from(msg.headers?.get(ALERT_HEADER) ?? '', 'base64url').toString('utf8')) as AlertRequest | null;
-    return typeof alert?.event_id === 'string' && typeof alert.received_at_ms === 'number' ? alert : null;
-  } catch {
-    return null;
   }
 }
 
