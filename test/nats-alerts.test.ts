@@ -5,7 +5,8 @@
  * are sent once each by two replicas together; a replica stopped abruptly while holding alerts has
  * them sent by another after the ack wait and the claims' lease; one closing hands its alerts back
  * at once; an alert redelivered after its claim says sent is not sent again; a replica never holds
- * more than its queue takes; a consumer with other settings is refused.
+ * more than its queue takes; a replica started while NATS is down takes alerts once it answers,
+ * those stored before its consumer existed included; a consumer with other settings is refused.
  */
 import t, { type Test } from 'tap';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
@@ -25,7 +26,7 @@ import { ensureStream } from '../workers/writer/nats/stream-setup.js';
 import { closedPort } from './support/event-http.js';
 import { captureLogger, eventOptions } from './support/event-options.js';
 import { KakaoStandin } from './support/kakao-standin.js';
-import { cleanUpStream, haveSharedNats, SHARED_NATS_URL, uniqueStream } from './support/nats.js';
+import { cleanUpStream, haveNatsServerBinary, haveSharedNats, SHARED_NATS_URL, startOwnNats, uniqueStream } from './support/nats.js';
 import { tempDir } from './support/temp-dir.js';
 import { waitFor } from './support/wait.js';
 
@@ -42,8 +43,8 @@ interface WriterSide {
   kill(): Promise<void>;
 }
 
-function natsConfig(stream: string, replicaId: string): NatsStoreConfig {
-  return { servers: [SHARED_NATS_URL], stream, replicas: 1, maxAgeSec: 0, maxBytes: 0, replicaId };
+function natsConfig(stream: string, replicaId: string, url = SHARED_NATS_URL): NatsStoreConfig {
+  return { servers: [url], stream, replicas: 1, maxAgeSec: 0, maxBytes: 0, replicaId };
 }
 
 /** The store's stream, made as the store makes it and deleted after the test, and a connection of the test's own. */
@@ -59,9 +60,9 @@ async function alertStream(t: Test): Promise<{ stream: string; nc: NatsConnectio
 
 let replicas = 0;
 /** A replica's writer thread as far as memos go: the NATS context, Kakao's client, tokens and alerts, and AlertReplica. */
-async function writerSide(t: Test, stream: string, kakaoUrl: string, accessToken: string): Promise<WriterSide> {
+async function writerSide(t: Test, stream: string, kakaoUrl: string, accessToken: string, natsUrl = SHARED_NATS_URL): Promise<WriterSide> {
   const { logger, records } = captureLogger();
-  const context = new NatsContext({ config: natsConfig(stream, `replica-${++replicas}`), logger, onHealth: () => {} });
+  const context = new NatsContext({ config: natsConfig(stream, `replica-${++replicas}`, natsUrl), logger, onHealth: () => {} });
   await context.start();
   const config = eventOptions(tempDir(), { kakao: { accessToken, apiBaseUrl: kakaoUrl, authBaseUrl: kakaoUrl, eventPageBase: PAGE_BASE } }).kakao;
   const client = new KakaoClient(config);
@@ -76,7 +77,7 @@ async function writerSide(t: Test, stream: string, kakaoUrl: string, accessToken
       replica?.settle(alert, delivered, reason);
     },
   });
-  replica = new AlertReplica({ context, tokens, alerts, kakaoTimeoutMs: config.timeoutMs, logger });
+  replica = new AlertReplica({ context, tokens, alerts, kakao: config, logger });
   try {
     await replica.start();
   } catch (err) {
@@ -252,4 +253,27 @@ t.test('a consumer of that name with other settings: refused with one line sayin
   await t.rejects(writerSide(t, stream, kakao.url, token), {
     message: `NATS consumer ${ALERT_CONSUMER} on stream ${stream} has other settings (ack_wait 30000000000, not 6000000000): remove it (nats consumer rm ${stream} ${ALERT_CONSUMER}) and start again`,
   });
+});
+
+t.test('NATS down at start: memos start once it answers, alerts stored before the consumer existed included', async (t) => {
+  if (!haveNatsServerBinary(t)) return;
+  const nats = await startOwnNats(t);
+  await nats.stop();
+  const { kakao, token } = await standin(t);
+  const stream = uniqueStream('ALERTS');
+  const side = await writerSide(t, stream, kakao.url, token, nats.url);
+  t.ok(side.logs.some((r) => /start once NATS answers/.test(String(r.msg))), 'the replica waits for NATS');
+
+  // Another replica stores an alert as soon as NATS is back, before this one has created the consumer.
+  await nats.start();
+  const nc = await connect({ servers: nats.url });
+  t.teardown(() => nc.close());
+  await ensureStream(await jetstreamManager(nc), natsConfig(stream, 'other', nats.url), createLogger('silent'));
+  const early = endAlert();
+  await publish(nc, stream, [early]);
+  await waitFor(() => memoEventIds(kakao).length === 1, 'the early alert\'s memo');
+  const late = endAlert();
+  await publish(nc, stream, [late]);
+  await waitFor(() => memoEventIds(kakao).length === 2, 'a later alert\'s memo');
+  t.same(memoEventIds(kakao), [early.event_id, late.event_id]);
 });

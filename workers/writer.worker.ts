@@ -68,7 +68,7 @@ const alerts = new KakaoAlerts({
   },
 });
 /** Store 'nats': memos come from the consumer every replica shares, tokens from their shared bucket. */
-const alertReplica = nats ? new AlertReplica({ context: nats, tokens, alerts, kakaoTimeoutMs: init.kakao.timeoutMs, logger }) : null;
+const alertReplica = nats ? new AlertReplica({ context: nats, tokens, alerts, kakao: init.kakao, logger }) : null;
 
 const ordered: OrderedMessage[] = [];
 let started = false;

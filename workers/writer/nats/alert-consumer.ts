@@ -51,6 +51,12 @@ export interface AlertConsumerDeps {
   queue: { enqueue(alert: AlertRequest): void };
   /** Alerts the queue takes without dropping one. */
   capacity: number;
+  /**
+   * Creating the consumer, alerts already in the stream up to this old are delivered too: those
+   * stored while no replica had created it yet (NATS answered only after start). Older ones would
+   * be dropped as stale anyway.
+   */
+  lookbackMs: number;
   logger: Logger;
 }
 
@@ -91,7 +97,7 @@ export class AlertConsumer {
    * act on), opens the claims bucket and starts pulling.
    */
   static async start(deps: AlertConsumerDeps): Promise<AlertConsumer> {
-    await ensureConsumer(deps.jsm, deps.stream);
+    await ensureConsumer(deps.jsm, deps.stream, deps.lookbackMs);
     const claims = await AlertClaims.open(deps.kvm, deps.stream, deps.replicas, deps.replicaId);
     return new AlertConsumer(deps, await deps.js.consumers.get(deps.stream, ALERT_CONSUMER), claims);
   }
@@ -242,7 +248,7 @@ export class AlertConsumer {
 }
 
 /** Creates the durable consumer, or checks that the one there has these settings. */
-async function ensureConsumer(jsm: JetStreamManager, stream: string): Promise<void> {
+async function ensureConsumer(jsm: JetStreamManager, stream: string, lookbackMs: number): Promise<void> {
   const wanted: Partial<ConsumerConfig> = {
     durable_name: ALERT_CONSUMER,
     filter_subject: alertSubject(stream),
@@ -250,8 +256,8 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string): Promise<vo
     ack_wait: ACK_WAIT_MS * 1_000_000,
     max_deliver: -1,
     max_ack_pending: MAX_ACK_PENDING,
-    // Alerts published before any replica created it went with a store that had none.
-    deliver_policy: DeliverPolicy.New,
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: new Date(Date.now() - lookbackMs).toISOString(),
   };
   let info: ConsumerInfo;
   try {

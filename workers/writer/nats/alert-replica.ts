@@ -6,29 +6,19 @@
  * the stream for whichever replica takes them).
  */
 import type { Logger } from 'pino';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { Kvm } from '@nats-io/kv';
-import type { AlertRequest, NatsStoreConfig } from '../../../src/contracts/writer.js';
+import type { AlertRequest, KakaoConfig } from '../../../src/contracts/writer.js';
 import { errorMessage } from '../../../src/common/errors.js';
 import { QUEUE_MAX, type KakaoAlerts } from '../kakao-alerts.js';
 import type { KakaoTokens } from '../kakao-tokens.js';
 import { AlertConsumer } from './alert-consumer.js';
+import type { NatsContext, NatsHandles } from './context.js';
 import { TokenBucket } from './token-bucket.js';
 
-/** What this needs of the store's NATS context: its settings and its clients once NATS answers. */
-export interface ReplicaContext {
-  readonly config: NatsStoreConfig;
-  readonly replicaId: string;
-  /** Calls `listener` when the store becomes usable, and now if it is; returns its removal. */
-  onUsable(listener: (handles: { js: JetStreamClient; jsm: JetStreamManager; kvm: Kvm }) => void): () => void;
-}
-
 export interface AlertReplicaDeps {
-  context: ReplicaContext;
+  context: NatsContext;
   tokens: KakaoTokens;
   alerts: KakaoAlerts;
-  /** KAKAO_TIMEOUT_MS: a refresh turn's lease is a Kakao call and some. */
-  kakaoTimeoutMs: number;
+  kakao: Pick<KakaoConfig, 'timeoutMs' | 'maxAgeSec'>;
   logger: Logger;
 }
 
@@ -83,13 +73,16 @@ export class AlertReplica {
     await this.bucket?.close();
   }
 
-  private async open(handles: { js: JetStreamClient; jsm: JetStreamManager; kvm: Kvm }): Promise<void> {
-    const { context, tokens, alerts, kakaoTimeoutMs, logger } = this.deps;
+  private async open(handles: NatsHandles): Promise<void> {
+    const { context, tokens, alerts, kakao, logger } = this.deps;
     const { stream, replicas } = context.config;
     const { replicaId } = context;
-    this.bucket = await TokenBucket.open({ kvm: handles.kvm, stream, replicas, replicaId, leaseMs: kakaoTimeoutMs + 10_000, logger });
+    // A refresh turn is one Kakao call and a few bucket writes.
+    this.bucket = await TokenBucket.open({ kvm: handles.kvm, stream, replicas, replicaId, leaseMs: kakao.timeoutMs + 10_000, logger });
     await tokens.load(this.bucket);
     tokens.start();
-    this.consumer = await AlertConsumer.start({ ...handles, stream, replicas, replicaId, queue: alerts, capacity: QUEUE_MAX, logger });
+    // Alerts older than the max age would be dropped as stale; without one, a day's are taken.
+    const lookbackMs = (kakao.maxAgeSec > 0 ? kakao.maxAgeSec : 86_400) * 1000;
+    this.consumer = await AlertConsumer.start({ ...handles, stream, replicas, replicaId, queue: alerts, capacity: QUEUE_MAX, lookbackMs, logger });
   }
 }
