@@ -6,7 +6,8 @@
  * them sent by another after the ack wait and the claims' lease; one closing hands its alerts back
  * at once; an alert redelivered after its claim says sent is not sent again; a replica never holds
  * more than its queue takes; a replica started while NATS is down takes alerts once it answers,
- * those stored before its consumer existed included; a consumer with other settings is refused.
+ * those stored before its consumer existed included, and goes on after NATS restarts; a consumer
+ * with other settings is refused.
  */
 import t, { type Test } from 'tap';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
@@ -276,4 +277,21 @@ t.test('NATS down at start: memos start once it answers, alerts stored before th
   await publish(nc, stream, [late]);
   await waitFor(() => memoEventIds(kakao).length === 2, 'a later alert\'s memo');
   t.same(memoEventIds(kakao), [early.event_id, late.event_id]);
+});
+
+t.test('NATS restarted under a running replica: memos go on once it is back', async (t) => {
+  if (!haveNatsServerBinary(t)) return;
+  const nats = await startOwnNats(t);
+  const { kakao, token } = await standin(t);
+  const stream = uniqueStream('ALERTS');
+  const side = await writerSide(t, stream, kakao.url, token, nats.url);
+  await nats.stop();
+  await nats.start();
+  const nc = await connect({ servers: nats.url });
+  t.teardown(() => nc.close());
+  const alert = endAlert();
+  await publish(nc, stream, [alert]);
+  await waitFor(() => memoEventIds(kakao).length === 1, 'the memo after the restart');
+  t.same(memoEventIds(kakao), [alert.event_id]);
+  t.same(side.outcomes.map((o) => o.delivered), [true]);
 });

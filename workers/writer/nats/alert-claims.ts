@@ -39,7 +39,7 @@ export type ClaimOutcome =
   /** Another replica is sending it: ask again in `retryInMs`. */
   | { kind: 'held'; replica: string; retryInMs: number };
 
-export function claimsBucketName(stream: string): string {
+function claimsBucketName(stream: string): string {
   return `${stream}_alert_claims`;
 }
 
