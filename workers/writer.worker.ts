@@ -76,7 +76,7 @@ let pumping = false;
 let closing = false;
 
 if (!alertReplica) tokens.load();
-const tail = await sink.start(init.events.keepRecent, (lines) => post({ type: 'followed', lines }));
+const tail = await sink.start(init.events.keepRecent, (lines, positions) => post({ type: 'followed', lines, positions }));
 // A consumer with other settings throws here, before 'ready'.
 if (alertReplica) await alertReplica.start();
 else tokens.start();
@@ -87,7 +87,7 @@ port.on('message', (message: WriterIn) => {
     logger.error({ err: errorMessage(err) }, 'bug: the writer thread could not handle a message');
   }
 });
-post({ type: 'ready', tail: tail.lines, tornBytes: tail.torn?.bytes ?? 0, oversizedLines: tail.oversized, problem: sink.problem() });
+post({ type: 'ready', tail: tail.lines, tailPositions: tail.positions ?? null, tornBytes: tail.torn?.bytes ?? 0, oversizedLines: tail.oversized, problem: sink.problem() });
 started = true;
 
 function handle(message: WriterIn): void {
@@ -152,13 +152,14 @@ function takeAppends(): AppendMessage[] {
 async function writeBatches(batches: AppendMessage[]): Promise<void> {
   const last = batches[batches.length - 1]!;
   const count = batches.reduce((sum, b) => sum + b.count, 0);
+  let positions: number[] | void;
   try {
-    await sink.append(batches.length === 1 ? last.lines : batches.map((b) => b.lines).join(''), batches.flatMap((b) => b.alerts));
+    positions = await sink.append(batches.length === 1 ? last.lines : batches.map((b) => b.lines).join(''), batches.flatMap((b) => b.alerts));
   } catch (err) {
     post({ type: 'failed', seq: last.seq, error: { code: 'event_log_unavailable', message: errorMessage(err) } });
     return;
   }
-  post({ type: 'written', seq: last.seq, count });
+  post({ type: 'written', seq: last.seq, count, positions: positions ?? null });
   if (!sink.sendsAlerts) for (const batch of batches) for (const alert of batch.alerts) alerts.enqueue(alert);
 }
 
