@@ -84,9 +84,15 @@ export interface AlertRequest {
   received_at_ms: number;
 }
 
-/** A page of older records asked of the store (the watch page's history), newest first. */
+/**
+ * A page of older records asked of the store (the watch page's history), newest first. The filters
+ * are those of src/common/event-filter.ts (recordMatches), as on the camera board.
+ */
 export interface EventPageQuery {
-  /** Where the previous page ended (its `next`), or null for the newest records. */
+  /**
+   * Where the previous page ended (its `next`), or null for the newest records. A decimal number
+   * (the file's byte offset, the stream's sequence): the watch route refuses other cursors.
+   */
   before: string | null;
   limit: number;
   camera?: string;
@@ -98,7 +104,10 @@ export interface EventPageQuery {
 export interface EventPage {
   /** The records' lines as stored, newest first. */
   lines: string[];
-  /** Cursor of the next older page, or null at the start of the store (or when the scan stopped for its bound). */
+  /**
+   * Cursor of the next older page; null only at the start of the store. A page stopped by the
+   * store's bound on one read may hold fewer lines than asked for, or none, and still has a `next`.
+   */
   next: string | null;
 }
 
@@ -119,9 +128,13 @@ export type KakaoCounter = 'sends' | 'undelivered' | 'refreshes';
 
 export type WriterOut =
   /** Start-up done: the log's last lines (oldest first) for the recent list, and what was found at its end. */
-  | { type: 'ready'; tail: string[]; tornBytes: number; oversizedLines: number; problem: string | null }
-  /** Every line up to and including `seq` is written (and synced, per the fsync policy). */
-  | { type: 'written'; seq: number; count: number }
+  | { type: 'ready'; tail: string[]; tailPositions: number[] | null; tornBytes: number; oversizedLines: number; problem: string | null }
+  /**
+   * Every line up to and including `seq` is written (and synced, per the fsync policy). A shared
+   * store gives the `count` lines' positions in it (stream sequences), in order; tail and followed
+   * lines carry theirs too, so every replica orders its recent list alike.
+   */
+  | { type: 'written'; seq: number; count: number; positions: number[] | null }
   /** Lines up to `seq` that were not yet written could not be: none of their bytes remain in the log. */
   | { type: 'failed'; seq: number; error: ErrorData }
   /** The log became unwritable (problem set) or writable again (null). */
@@ -135,5 +148,5 @@ export type WriterOut =
   | { type: 'kakao-reply'; id: number; body: Record<string, unknown> }
   | { type: 'page-reply'; id: number; page: EventPage | null; error: string | null }
   /** Records other replicas stored (shared store only), in the store's order, as they arrive. */
-  | { type: 'followed'; lines: string[] }
+  | { type: 'followed'; lines: string[]; positions: number[] }
   | { type: 'closed' };
