@@ -198,6 +198,8 @@ export function compareMarkdown(r: CompareResults): string {
   const events = r.cells.some((c) => c.rounds.some((x) => x.level.events));
   const head = ['scenario', 'conns', 'req/s before', 'req/s after', 'after ÷ before', 'p99 ms before', 'p99 ms after', 'CPU µs / req', 'main thread µs / req'];
   if (events) head.push('stored / 2xx before', 'stored / 2xx after');
+  const nats = r.cells.some((c) => c.rounds.some((x) => x.level.natsCpuPct !== undefined));
+  if (nats) head.push('NATS µs / req');
   head.push('errors + non-2xx', 'others CPU % (max)');
   const rows = r.cells.map((c) => {
     const of = (side: Side) => c.rounds.filter((x) => x.side === side).map((x) => x.level);
@@ -205,7 +207,10 @@ export function compareMarkdown(r: CompareResults): string {
     const p99 = (side: Side) => of(side).map((l) => l.load.p99Ms).filter((p): p is number => p !== null);
     const ratio = median(rps('after')) / median(rps('before'));
     // CPU per response (µs) of the whole target and of its main thread(s): median before → after.
-    const perRequest = (side: Side, pct: (l: LevelResult) => number) => f0(median(of(side).map((l) => (10_000 * pct(l)) / l.load.rps)));
+    const perRequest = (side: Side, pct: (l: LevelResult) => number) => {
+      const us = median(of(side).map((l) => (10_000 * pct(l)) / l.load.rps));
+      return Number.isNaN(us) ? '–' : f0(us);
+    };
     const cpuPair = (pct: (l: LevelResult) => number) => `${perRequest('before', pct)} → ${perRequest('after', pct)}`;
     const row = [c.scenario, String(c.connections), spread(rps('before'), f0), spread(rps('after'), f0), f2(ratio),
       spread(p99('before'), (n) => n.toFixed(2)), spread(p99('after'), (n) => n.toFixed(2)),
@@ -216,6 +221,7 @@ export function compareMarkdown(r: CompareResults): string {
         row.push(checks.length ? `${checks.reduce((n, e) => n + e.recordsStored, 0)} / ${checks.reduce((n, e) => n + e.acknowledged, 0)}` : '–');
       }
     }
+    if (nats) row.push(cpuPair((l) => l.natsCpuPct ?? NaN));
     const bad = (side: Side) => of(side).reduce((n, l) => n + l.load.errors + l.load.non2xx, 0);
     row.push(`${bad('before')} / ${bad('after')}`, f0(Math.max(...c.rounds.map((x) => x.level.otherCpuPct))));
     return row;

@@ -5,10 +5,13 @@
  */
 import { setTimeout as pause } from 'node:timers/promises';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
-import { cpuBetween, cpuSnapshot, machineBusySeconds, rssMiB, sampleRss, type CpuUse, type QuietGate } from './proc-stats.js';
+import { commandCpuSeconds, cpuBetween, cpuSnapshot, machineBusySeconds, rssMiB, sampleRss, type CpuUse, type QuietGate } from './proc-stats.js';
 import { figuresBetween, type ServerFigures } from './server-figures.js';
 import type { ServerProcess } from './server-process.js';
 import type { StoredEvents } from './stored-events.js';
+
+/** The NATS server's program name, to count its CPU when it runs on this machine. */
+const NATS_SERVER_COMMAND = 'nats-server';
 
 export interface RunSettings {
   connections: readonly number[];
@@ -29,8 +32,10 @@ export interface EventCheck {
 export interface LevelResult {
   load: LoadResult;
   targetCpu: CpuUse;
-  /** CPU used by everything but the target and the load generator (other processes), % of one core. */
+  /** CPU used by everything but the target, the load generator and the NATS server (other processes), % of one core. */
   otherCpuPct: number;
+  /** CPU of the nats-server processes on this machine, % of one core (scenarios with the NATS store). */
+  natsCpuPct?: number;
   rssPeakMiB: number;
   rssEndMiB: number;
   figures?: ServerFigures;
@@ -62,6 +67,8 @@ export interface TargetLoad {
   route?: string;
   /** Where the event scenarios' records land, to check: runs go by request count instead of duration. */
   events?: StoredEvents;
+  /** The NATS store is in use: the local nats-server's CPU is counted apart from "others". */
+  nats?: boolean;
 }
 
 export async function measureTarget(target: TargetLoad, settings: RunSettings, quiet: QuietGate, log: (line: string) => void): Promise<TargetResult> {
@@ -84,14 +91,17 @@ export async function measureTarget(target: TargetLoad, settings: RunSettings, q
     }
     const before = target.route ? await server.metrics() : null;
     const cpu0 = cpuSnapshot(server.pid);
+    const nats0 = target.nats ? commandCpuSeconds(NATS_SERVER_COMMAND) : 0;
     const busy0 = machineBusySeconds();
     const rss = sampleRss(server.pid);
     const load = await runLoad({ ...base, ...measured });
     const cpu1 = cpuSnapshot(server.pid);
     const targetCpu = cpuBetween(cpu0, cpu1);
-    const machinePct = (100 * (machineBusySeconds() - busy0)) / ((cpu1.at - cpu0.at) / 1000);
-    const otherCpuPct = Math.max(0, machinePct - targetCpu.processPct - load.loadGenCpuPct);
-    const level: LevelResult = { load, targetCpu, otherCpuPct, rssPeakMiB: rss.stop(), rssEndMiB: rssMiB(server.pid) };
+    const wallSec = (cpu1.at - cpu0.at) / 1000;
+    const machinePct = (100 * (machineBusySeconds() - busy0)) / wallSec;
+    const natsCpuPct = target.nats ? (100 * (commandCpuSeconds(NATS_SERVER_COMMAND) - nats0)) / wallSec : undefined;
+    const otherCpuPct = Math.max(0, machinePct - targetCpu.processPct - load.loadGenCpuPct - (natsCpuPct ?? 0));
+    const level: LevelResult = { load, targetCpu, otherCpuPct, ...(natsCpuPct === undefined ? {} : { natsCpuPct }), rssPeakMiB: rss.stop(), rssEndMiB: rssMiB(server.pid) };
     if (before && target.route) level.figures = figuresBetween(before, await server.metrics(), target.route);
     if (target.events) {
       const stored = await target.events.countSince(storeMark);
@@ -100,7 +110,7 @@ export async function measureTarget(target: TargetLoad, settings: RunSettings, q
     levels.push(level);
     log(`  ${target.name} c=${connections}: ${Math.round(load.rps)} req/s, p99 ${load.p99Ms?.toFixed(2) ?? '–'} ms, ` +
       `errors ${load.errors}, non-2xx ${load.non2xx}, CPU: target ${Math.round(targetCpu.processPct)}%, ` +
-      `load generator ${Math.round(load.loadGenCpuPct)}%, others ${Math.round(otherCpuPct)}%` +
+      `load generator ${Math.round(load.loadGenCpuPct)}%, ${natsCpuPct === undefined ? '' : `NATS ${Math.round(natsCpuPct)}%, `}others ${Math.round(otherCpuPct)}%` +
       (level.events ? `, store +${level.events.recordsStored} records for ${level.events.acknowledged} acknowledged` : ''));
   }
   const last = levels[levels.length - 1];

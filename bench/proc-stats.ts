@@ -69,6 +69,20 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
   return { processPct: (100 * (b.process - a.process)) / wall, mainThreadPct: (100 * (b.mainThread - a.mainThread)) / wall };
 }
 
+/** CPU seconds (all threads) the processes running `command` have spent, e.g. a local nats-server. */
+export function commandCpuSeconds(command: string): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || commandOf(Number(entry)) !== command) continue;
+    try {
+      total += cpuSecondsOf(`/proc/${entry}/stat`);
+    } catch {
+      // it ended meanwhile
+    }
+  }
+  return total;
+}
+
 /** CPU seconds the whole machine has spent busy (all cores, from /proc/stat), to see what else ran. */
 export function machineBusySeconds(): number {
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);

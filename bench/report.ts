@@ -51,12 +51,15 @@ function levelTable(levels: LevelResult[], withServer: boolean): string {
   if (withServer) head.push('mean batch', 'queue wait ms', 'run ms', 'server mean ms');
   const events = levels.some((l) => l.events);
   if (events) head.push('stored / 2xx', 'lines per write', 'write lag ms');
+  const nats = levels.some((l) => l.natsCpuPct !== undefined);
+  if (nats) head.push('NATS CPU %', 'NATS µs / req');
   return table(head, levels.map((l) => {
     const row = [String(l.load.connections), f0(l.load.rps), f2(l.load.p50Ms), f2(l.load.p99Ms), f2(l.load.p999Ms), String(l.load.errors),
       String(l.load.non2xx), f0(l.targetCpu.processPct), f0(usPerRequest(l, l.targetCpu.processPct)), f0(l.targetCpu.mainThreadPct), f0(usPerRequest(l, l.targetCpu.mainThreadPct)), f0(l.load.loadGenCpuPct), f0(l.otherCpuPct)];
     const s = l.figures;
     if (withServer) row.push(f2(s?.meanBatch), f2(s?.meanQueueWaitMs), f2(s?.meanRunMs), f2(s?.meanServerLatencyMs));
     if (events) row.push(l.events ? `${l.events.recordsStored} / ${l.events.acknowledged}` : '–', f2(s?.meanLinesPerWrite), f2(s?.meanWriteLagMs));
+    if (nats) row.push(f0(l.natsCpuPct), f0(l.natsCpuPct === undefined ? null : usPerRequest(l, l.natsCpuPct)));
     return row;
   }));
 }

@@ -26,7 +26,7 @@ export interface ScenarioServerOptions {
 /** A started target: the process, what measureTarget reads of it, and how to stop it. */
 export interface RunningTarget {
   server: ServerProcess;
-  target: Pick<TargetLoad, 'route' | 'events'>;
+  target: Pick<TargetLoad, 'route' | 'events' | 'nats'>;
   stop(): Promise<void>;
 }
 
@@ -57,7 +57,7 @@ export async function startScenarioServer(scenario: ServerScenario, o: ScenarioS
     server,
     processes,
     // Several processes answer /metrics in turn: two scrapes around a run may come from different ones.
-    target: { route: processes === 1 ? scenario.route : undefined, events },
+    target: { route: processes === 1 ? scenario.route : undefined, events, nats: nats !== undefined },
     stop: async () => {
       await server.stop();
       await events?.close();

@@ -3,7 +3,7 @@
  * the shared NATS store. Every request here goes over a connection of its own, so that the
  * kernel may hand it to either process; /ready's `pid` says which one answered.
  */
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import t from 'tap';
@@ -17,16 +17,29 @@ interface Answer {
   json: any;
 }
 
-/** One request on a new connection (no keep-alive pool). */
-function once(port: number, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Answer> {
+/** One request on `agent` (by default a new connection of its own, so the kernel may hand it to either process). */
+function once(port: number, method: 'GET' | 'POST', path: string, body?: unknown, agent: Agent | false = false): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, agent: false, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method, path, agent, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (chunk) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
     });
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
+}
+
+/** GETs in turn over one new connection, so one process answers them all; that process's pid and the answers. */
+async function onOneConnection(port: number, paths: string[]): Promise<{ pid: number; answers: Answer[] }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const pid = (await once(port, 'GET', '/ready', undefined, agent)).json.pid as number;
+    const answers: Answer[] = [];
+    for (const path of paths) answers.push(await once(port, 'GET', path, undefined, agent));
+    return { pid, answers };
+  } finally {
+    agent.destroy();
+  }
 }
 
 /** The supervisor's child processes, from the kernel. */
@@ -95,15 +108,13 @@ t.test('two processes on one port with the NATS store', async (t) => {
     t.same(await answeringPids(), childrenOf(supervisor));
   });
 
-  await t.test('an event posted through one process is in /event/recent from every process', { todo: 'needs the NATS event store (workers/writer/nats) on main' }, async (t) => {
+  await t.test('an event posted through one process is in /event/recent from every process', async (t) => {
     const posted = await once(port, 'POST', '/event/payload', { type: 'END', event: 'fall', duration_sec: 2.5, session_id: 'cam-processes' });
     t.equal(posted.status, 200);
     const seenBy = new Map<number, boolean>();
     await waitFor(async () => {
-      const recent = await once(port, 'GET', '/event/recent?limit=10');
-      const ready = await once(port, 'GET', '/ready');
-      // Consecutive connections usually land on different processes; the pair is read close together.
-      seenBy.set(ready.json.pid, (recent.json as { event_id: string }[]).some((e) => e.event_id === posted.json.event_id));
+      const { pid, answers: [recent] } = await onOneConnection(port, ['/event/recent?limit=10']);
+      seenBy.set(pid, (recent!.json as { event_id: string }[]).some((e) => e.event_id === posted.json.event_id));
       return seenBy.size === 2 && [...seenBy.values()].every(Boolean);
     }, 'the event in /event/recent from both processes');
     t.pass('both processes list it');
