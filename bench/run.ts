@@ -33,20 +33,21 @@
  *                                               (before, after, before, after, … --rounds times each, a fresh
  *                                               process each, same model, settings and bodies); prints and saves
  *                                               (bench/out/compare-<time>.md/.json) the median req/s of each, the
- *                                               ratio after ÷ before, p99 and, for event scenarios, log lines / 2xx.
+ *                                               ratio after ÷ before, p99 and, for event scenarios, stored / 2xx.
  *                                               Server scenarios only; defaults: the three above, 64 connections.
  *   npm run bench -- --versus analyze-16:analyze-16-processes,bare-analyze-threads:bare-analyze-processes [--rounds 3]
  *                                               the same, alternating two targets of this working tree per pair:
  *                                               server scenarios, or bare uWS routes (bare-health, bare-analyze,
  *                                               bare-event) on one thread, or with -threads / -processes on
  *                                               --processes (default 2) threads or processes sharing the port
+ *   npm run bench -- --help                     this text
  *
  * BACKEND_* variables in the environment reach every server started (to try a tuning).
  * Before each measurement it waits for other processes to quieten, at most --quiet-wait seconds
  * in all (default 60); the "others CPU %" column shows what ran beside it anyway.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -80,8 +81,15 @@ const { values: args } = parseArgs({
     compare: { type: 'string' },
     versus: { type: 'string' },
     processes: { type: 'string', default: '2' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (args.help) {
+  // The usage is this file's opening comment.
+  const source = readFileSync(new URL(import.meta.url), 'utf8');
+  process.stdout.write(`${source.slice(source.indexOf('/**') + 3, source.indexOf('*/')).replace(/^ \*( |$)/gm, '').trim()}\n`);
+  process.exit(0);
+}
 const comparing = args.compare !== undefined || args.versus !== undefined;
 
 const settings: RunSettings = {
