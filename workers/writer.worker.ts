@@ -58,17 +58,23 @@ const sink: EventSink = nats
     })
     : new NullSink();
 const client = new KakaoClient({ apiBaseUrl: init.kakao.apiBaseUrl, authBaseUrl: init.kakao.authBaseUrl, timeoutMs: init.kakao.timeoutMs });
+const reportOutcome = (eventId: string, delivered: boolean, reason: string | null) => {
+  news.outcomes.push({ event_id: eventId, delivered, reason });
+  postNews();
+};
 const tokens = new KakaoTokens({ config: init.kakao, client, logger, report });
 const alerts = new KakaoAlerts({
   config: init.kakao, client, tokens, logger, report,
   outcome: (alert, delivered, reason) => {
-    news.outcomes.push({ event_id: alert.event_id, delivered, reason });
-    postNews();
+    reportOutcome(alert.event_id, delivered, reason);
     alertReplica?.settle(alert, delivered, reason);
   },
 });
-/** Store 'nats': memos come from the consumer every replica shares, tokens from their shared bucket. */
-const alertReplica = nats ? new AlertReplica({ context: nats, tokens, alerts, kakao: init.kakao, logger }) : null;
+/**
+ * Store 'nats': memos come from the consumer every replica shares, tokens and cooldowns from their
+ * shared buckets, and the outcomes of the memos other replicas send from their claims.
+ */
+const alertReplica = nats ? new AlertReplica({ context: nats, tokens, alerts, kakao: init.kakao, settledElsewhere: reportOutcome, logger }) : null;
 
 const ordered: OrderedMessage[] = [];
 let started = false;
