@@ -5,16 +5,19 @@
  * are sent once each by two replicas together; a replica stopped abruptly while holding alerts has
  * them sent by another after the ack wait and the claims' lease; one closing hands its alerts back
  * at once; an alert redelivered after its claim says sent is not sent again; a replica never holds
- * more than its queue takes; a replica started while NATS is down takes alerts once it answers,
- * those stored before its consumer existed included, and goes on after NATS restarts; a consumer
- * with other settings is refused.
+ * more than its queue takes; a replica started while NATS is down says its tokens are in the NATS
+ * store and takes alerts once it answers, those stored before its consumer existed included, and
+ * goes on after NATS restarts; a consumer with other settings is refused. The cooldown per camera
+ * and event is shared by the replicas (and given back as in one process); every replica learns the
+ * outcome of the memos the others send, and a server shows them on its watch page.
  */
 import t, { type Test } from 'tap';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { AlertRequest, KakaoConfig, NatsStoreConfig } from '../src/contracts/writer.js';
-import { ALERT_HEADER, alertSubject, encodeAlert } from '../src/common/event-stream.js';
+import { ALERT_HEADER, alertSubject, encodeAlert, REPLICA_HEADER } from '../src/common/event-stream.js';
+import { recordFromPayload, serializeRecord } from '../src/events/records.js';
 import { createLogger } from '../src/common/log.js';
 import { KakaoAlerts, QUEUE_MAX } from '../workers/writer/kakao-alerts.js';
 import { KakaoClient } from '../workers/writer/kakao-client.js';
@@ -397,7 +400,7 @@ t.test('every replica learns what became of the memos the others took: delivered
   }
 });
 
-t.test('a server on the NATS store: before NATS answers its token check says where the tokens are; its watch page shows the outcome of a memo another replica sent for an END it received', async (t) => {
+t.test('a server on the NATS store: before NATS answers its token check says where the tokens are; its watch page shows the memos other replicas send, for the ENDs it received and those it followed, pending and then delivered', async (t) => {
   if (!haveNatsServerBinary(t)) return;
   const nats = await startOwnNats(t);
   await nats.stop();
@@ -421,13 +424,26 @@ t.test('a server on the NATS store: before NATS answers its token check says whe
   await waitFor(async () => (await jsm.consumers.info(stream, ALERT_CONSUMER)).num_ack_pending === QUEUE_MAX, 'the server to hold a full queue');
   const other = await writerSide(t, stream, kakao.url, token, { natsUrl: nats.url });
 
-  const posted = await server.client.post('/event/payload', { type: 'END', event: 'fall', prob: 0.91, duration_sec: 5.45, ts: 1764405347.2, frame_idx: 7, session_id: 'cam-received' });
+  const end = { type: 'END', event: 'fall', prob: 0.91, duration_sec: 5.45, ts: 1764405347.2, frame_idx: 7 };
+  const posted = await server.client.post('/event/payload', { ...end, session_id: 'cam-received' });
   t.equal(posted.status, 200);
-  const eventId = posted.json.event_id as string;
-  const delivery = async () => ((await server.client.get(`/watch/api/event?id=${eventId}`)).json as { delivery?: { state: string } }).delivery?.state;
-  await waitFor(async () => (await jsm.consumers.info(stream, ALERT_CONSUMER)).num_ack_pending === QUEUE_MAX + 1, 'the other replica to take the END');
-  t.equal(await delivery(), 'pending', 'pending while the other replica sends it');
+  const received = posted.json.event_id as string;
+  // An END another replica received and stored, as its store does.
+  const record = recordFromPayload({ ...end, session_id: 'cam-followed' }, 0);
+  const h = headers();
+  h.set(REPLICA_HEADER, 'replica-elsewhere');
+  h.set(ALERT_HEADER, encodeAlert({ ...endAlert(), event_id: record.event_id, session_id: record.session_id }));
+  await jetstream(nc).publish(alertSubject(stream), serializeRecord(record), { msgID: record.event_id, headers: h });
+  const followed = record.event_id;
+
+  const delivery = async (eventId: string) => ((await server.client.get(`/watch/api/event?id=${eventId}`)).json as { delivery?: { state: string } }).delivery?.state;
+  await waitFor(async () => (await jsm.consumers.info(stream, ALERT_CONSUMER)).num_ack_pending === QUEUE_MAX + 2, 'the other replica to take both ENDs');
+  t.equal(await delivery(received), 'pending', 'the END received here: pending while the other replica sends it');
+  await waitFor(async () => (await delivery(followed)) !== undefined, 'the server to follow the other replica\'s END');
+  t.equal(await delivery(followed), 'pending', 'the END followed: pending too');
   release();
-  await waitFor(async () => (await delivery()) === 'delivered', 'the receiving server to show the memo delivered');
-  t.same(other.outcomes.filter((o) => o.event_id === eventId), [{ event_id: eventId, delivered: true, reason: null }], 'the other replica sent it');
+  for (const eventId of [received, followed]) {
+    await waitFor(async () => (await delivery(eventId)) === 'delivered', 'the server to show the memo delivered');
+    t.same(other.outcomes.filter((o) => o.event_id === eventId), [{ event_id: eventId, delivered: true, reason: null }], 'sent by the other replica');
+  }
 });

@@ -82,7 +82,7 @@ let pumping = false;
 let closing = false;
 
 if (!alertReplica) tokens.load();
-const tail = await sink.start(init.events.keepRecent, (lines, positions) => post({ type: 'followed', lines, positions }));
+const tail = await sink.start(init.events.keepRecent, (lines, positions, alerted) => post({ type: 'followed', lines, positions, alerted }));
 // A consumer with other settings throws here, before 'ready'.
 if (alertReplica) await alertReplica.start();
 else tokens.start();

@@ -147,6 +147,9 @@ export type WriterOut =
   | { type: 'kakao-news'; counts: { counter: KakaoCounter; label: string }[]; outcomes: { event_id: string; delivered: boolean; reason: string | null }[] }
   | { type: 'kakao-reply'; id: number; body: Record<string, unknown> }
   | { type: 'page-reply'; id: number; page: EventPage | null; error: string | null }
-  /** Records other replicas stored (shared store only), in the store's order, as they arrive. */
-  | { type: 'followed'; lines: string[]; positions: number[] }
+  /**
+   * Records other replicas stored (shared store only), in the store's order, as they arrive;
+   * `alerted` says of each whether it is an END whose memo some replica sends.
+   */
+  | { type: 'followed'; lines: string[]; positions: number[]; alerted: boolean[] }
   | { type: 'closed' };

@@ -39,7 +39,7 @@ export class EventLog {
   private constructor(client: WriterClient, recent: RecentEvents, kakaoGraceMs: number, maxEventBytes: number) {
     this.client = client;
     client.onAlertOutcome = (outcome) => { for (const w of this.watchers) w.alertOutcome(outcome); };
-    client.onFollowed = (lines, positions) => this.followed(lines, positions);
+    client.onFollowed = (lines, positions, alerted) => this.followed(lines, positions, alerted);
     this.recent = recent;
     this.kakaoGraceMs = kakaoGraceMs;
     this.maxEventBytes = maxEventBytes;
@@ -134,13 +134,16 @@ export class EventLog {
     return this.client.close(options?.kakaoGraceMs ?? this.kakaoGraceMs);
   }
 
-  /** Records other replicas stored: they join the recent list and the watchers as this replica's own do. */
-  private followed(lines: string[], positions: number[]): void {
+  /**
+   * Records other replicas stored: they join the recent list and the watchers as this replica's own
+   * do (an END whose memo some replica sends shows as pending until its outcome comes).
+   */
+  private followed(lines: string[], positions: number[], alerted: boolean[]): void {
     for (const [i, line] of lines.entries()) {
       const record = parseJsonObject(line) as EventRecord | null;
       if (!record) continue;
       this.recent.push(line, positions[i] ?? null);
-      for (const w of this.watchers) w.written(record, line, false);
+      for (const w of this.watchers) w.written(record, line, alerted[i] === true);
     }
   }
 }

@@ -59,8 +59,8 @@ export class WriterClient {
   private onClosed: (() => void) | null = null;
   /** Told what became of each END's memo (the writer thread reports it by event_id). */
   onAlertOutcome: ((outcome: AlertOutcome) => void) | null = null;
-  /** Told of records other replicas stored (shared store only), in the store's order. */
-  onFollowed: ((lines: string[], positions: number[]) => void) | null = null;
+  /** Told of records other replicas stored (shared store only), in the store's order, and which ask for a memo. */
+  onFollowed: ((lines: string[], positions: number[], alerted: boolean[]) => void) | null = null;
 
   private constructor(worker: Worker, problem: string | null, backlogMax: number, logger: Logger, metrics: Metrics) {
     this.worker = worker;
@@ -213,7 +213,7 @@ export class WriterClient {
         return;
       }
       case 'followed':
-        this.onFollowed?.(message.lines, message.positions);
+        this.onFollowed?.(message.lines, message.positions, message.alerted);
         return;
       case 'closed':
         this.onClosed?.();
