@@ -1,9 +1,13 @@
 """Turn a pose-model checkpoint into the ONNX + JSON pair the server loads, plus a parity file.
 
-    python3 models/export_onnx.py CHECKPOINT.pt OUT.onnx
+    python3 models/export_onnx.py CHECKPOINT.pt OUT.onnx [--labels JSON-OR-FILE]
 
 writes OUT.onnx, OUT.json and OUT.parity.json. Needs only torch (Debian's python3-torch is enough).
 Every failure is reported as one line on stderr with exit status 1.
+
+OUT.json's `labels` (event name -> display label, what memos and the watch page show) come from, the
+first that names an event winning: --labels (a JSON object, or a file holding one), the checkpoint's
+meta.labels, the OUT.json being replaced (a re-export keeps its labels), the bundled events' labels.
 """
 
 import contextlib
@@ -24,6 +28,9 @@ OUTPUT_NAME = "scores"
 PARITY_SEED = 20240611
 PARITY_LENGTHS_ANY_WINDOW = (8, 16, 30)  # model with window 0 accepts any length: check a few
 DEFAULT_THRESHOLD = 0.5
+# The bundled models' events, as the people on watch read them (Korean).
+BUNDLED_LABELS = {"fall": "낙상", "lying_still": "쓰러진 채 움직임 없음", "flailing": "몸부림"}
+MAX_LABEL_CHARS = 64  # src/common/model-meta.ts refuses longer labels
 
 
 class CheckpointError(Exception):
@@ -109,6 +116,48 @@ def read_meta(ckpt: dict) -> dict:
             "thresholds_from": "checkpoint" if raw_thr is not None else "default 0.5"}
 
 
+def checked_labels(value, what: str, events: list) -> dict:
+    """Labels given on purpose (--labels, the checkpoint): a name that is no event is a mistake."""
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{what} must map event names to display labels, found {type(value).__name__}")
+    unknown = [name for name in value if name not in events]
+    if unknown:
+        raise CheckpointError(f"{what} names {unknown}, which are not among the model's events {events}")
+    for name, label in value.items():
+        if not isinstance(label, str) or not label or len(label) > MAX_LABEL_CHARS:
+            raise CheckpointError(f"{what}[{name!r}] must be a non-empty string of at most {MAX_LABEL_CHARS} characters, found {label!r}")
+    return value
+
+
+def replaced_labels(sidecar_path: str) -> dict:
+    """The labels of the sidecar a re-export replaces; none when there is no readable one."""
+    try:
+        with open(sidecar_path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    labels = doc.get("labels") if isinstance(doc, dict) else None
+    return labels if isinstance(labels, dict) else {}
+
+
+def choose_labels(events: list, option, meta: dict, sidecar_path: str) -> dict:
+    """Each event's label from the first source that has one, in the model's event order."""
+    sources = []
+    if option is not None:
+        sources.append(checked_labels(option, "--labels", events))
+    if "labels" in meta:
+        sources.append(checked_labels(meta["labels"], "meta.labels", events))
+    sources += [replaced_labels(sidecar_path), BUNDLED_LABELS]
+    chosen = {}
+    for event in events:
+        for labels in sources:
+            label = labels.get(event)
+            if isinstance(label, str) and 0 < len(label) <= MAX_LABEL_CHARS:
+                chosen[event] = label
+                break
+    return chosen
+
+
 def infer_architecture(state: dict, meta: dict) -> dict:
     # checkpoints saved from nn.DataParallel prefix every key with "module."
     if state and all(k.startswith("module.") for k in state):
@@ -179,9 +228,11 @@ def write_parity(path: str, cases: list, meta: dict) -> None:
         f.write("]}\n")
 
 
-def export(ckpt_path: str, onnx_path: str) -> None:
+def export(ckpt_path: str, onnx_path: str, labels_option=None) -> None:
     ckpt = load_checkpoint(ckpt_path)
     meta = read_meta(ckpt)
+    base = onnx_path[: -len(".onnx")]
+    labels = choose_labels(meta["events"], labels_option, ckpt["meta"], base + ".json")
     built = infer_architecture(ckpt["state_dict"], meta)
     if any(s <= 0 for s in meta["std"]):
         print("export_onnx: warning: meta.norm_std has values <= 0; those features normalise to +-6 or NaN, as in the seed",
@@ -201,8 +252,7 @@ def export(ckpt_path: str, onnx_path: str) -> None:
 
     with open(ckpt_path, "rb") as f:
         sha256 = hashlib.sha256(f.read()).hexdigest()
-    extra = {k: v for k, v in ckpt["meta"].items() if k not in ("events", "win", "norm_mean", "norm_std")}
-    base = onnx_path[: -len(".onnx")]
+    extra = {k: v for k, v in ckpt["meta"].items() if k not in ("events", "win", "norm_mean", "norm_std", "labels")}
     doc = {
         "events": meta["events"],
         "thresholds": meta["thresholds"],
@@ -224,6 +274,8 @@ def export(ckpt_path: str, onnx_path: str) -> None:
         },
         "checkpoint_meta": json.loads(json.dumps(extra, ensure_ascii=False, default=lambda o: None)),
     }
+    if labels:
+        doc["labels"] = labels
     with open(base + ".json", "w", encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False, indent=2)
         f.write("\n")
@@ -231,17 +283,38 @@ def export(ckpt_path: str, onnx_path: str) -> None:
     arch = built["arch"]
     print(f"wrote {onnx_path}, {base}.json, {base}.parity.json: {len(meta['events'])} events {meta['events']}, "
           f"window {meta['win'] or 'any'}, features {arch['feat_dim']}, hidden {arch['hidden_dim']} x {arch['num_layers']} "
-          f"{'bi' if arch['bidirectional'] else 'uni'}directional")
+          f"{'bi' if arch['bidirectional'] else 'uni'}directional; labels {json.dumps(labels, ensure_ascii=False)}")
+
+
+def labels_option(text: str) -> dict:
+    """--labels: a JSON object, or the path of a file holding one."""
+    try:
+        if text.lstrip().startswith("{"):
+            return json.loads(text)
+        with open(text, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as exc:
+        fail(f"--labels {text}: {exc.strerror or exc}")
+    except ValueError as exc:
+        fail(f"--labels: not JSON ({exc})")
 
 
 def main(argv: list) -> None:
+    usage = "usage: python3 models/export_onnx.py CHECKPOINT.pt OUT.onnx [--labels JSON-OR-FILE]"
+    labels = None
+    if "--labels" in argv:
+        at = argv.index("--labels")
+        if at + 1 >= len(argv):
+            fail(usage)
+        labels = labels_option(argv[at + 1])
+        argv = argv[:at] + argv[at + 2:]
     if len(argv) != 2 or argv[0] in ("-h", "--help"):
-        fail("usage: python3 models/export_onnx.py CHECKPOINT.pt OUT.onnx")
+        fail(usage)
     ckpt_path, onnx_path = argv
     if not onnx_path.endswith(".onnx"):
         fail(f"{onnx_path}: the output name must end in .onnx")
     try:
-        export(ckpt_path, onnx_path)
+        export(ckpt_path, onnx_path, labels)
     except CheckpointError as exc:
         fail(f"{ckpt_path}: {exc}")
     except Exception as exc:  # anything else is still reported as one line, never a traceback

@@ -5,7 +5,7 @@
 import type { Config } from './config.js';
 import type { Logger } from './common/log.js';
 import { createMetrics } from './metrics.js';
-import { EventLog } from './events/event-log.js';
+import { describeStore, EventLog } from './events/event-log.js';
 import { createAnalyzeBodyParser } from './inference/analyze-body.js';
 import type { PackedWindow } from './inference/analysis.js';
 import { ModelRegistry, type ReloadOutcome, type ServedModel } from './inference/model-registry.js';
@@ -93,7 +93,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
         model: { path: first.description.path, events: first.events, window_size: first.windowSize, feature_dim: first.featureDim },
         models: models.models.map((m) => ({ name: m.name, version: m.version, window_size: m.windowSize, events: m.events })),
         ...(reload ? { reload: { ok: reload.ok, at: reload.at, ...(reload.reason ? { reason: reload.reason } : {}) } } : {}),
-        event_log: config.events.logPath,
+        event_log: describeStore(config.events),
       },
     };
   };

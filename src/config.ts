@@ -14,7 +14,8 @@ import { Ajv } from 'ajv';
 import dotenv from 'dotenv';
 import { listModelSet, ModelError, type ModelEntry } from './common/model-meta.js';
 import { BUNDLED_MODELS_DIR } from './common/paths.js';
-import { DEFAULT_EVENT_LOG, DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW, DEFAULT_STREAMS_PER_SOCKET } from './common/defaults.js';
+import { DEFAULT_EVENT_LOG, DEFAULT_NATS_STREAM, DEFAULT_NATS_URL, DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW, DEFAULT_STREAMS_PER_SOCKET } from './common/defaults.js';
+import { natsServers } from './common/nats-url.js';
 import { INFERENCE_DEVICES, type InferenceDevice } from './contracts/inference.js';
 import { EVENT_STORES, FSYNC_POLICIES, type EventsConfig, type KakaoConfig, type NatsStoreConfig } from './contracts/writer.js';
 
@@ -67,8 +68,8 @@ export const ENV_SCHEMA = Type.Object({
   BACKEND_IDEMPOTENCY_WINDOW_SEC: Int(86_400, 1, 31_536_000, 'how long an Idempotency-Key on /event/payload and /event is remembered'),
   BACKEND_IDEMPOTENCY_MAX_KEYS: Int(100_000, 1, 10_000_000, 'most Idempotency-Keys remembered; the oldest is forgotten first'),
   // the NATS JetStream store (BACKEND_EVENT_STORE=nats)
-  NATS_URL: Str('nats://127.0.0.1:4222', 'NATS server URL; a comma-separated list for a cluster'),
-  BACKEND_NATS_STREAM: Str('BEHAVIOR_EVENTS', 'JetStream stream of the event records; its consumer and buckets are named after it'),
+  NATS_URL: Str(DEFAULT_NATS_URL, 'NATS server URL; a comma-separated list for a cluster'),
+  BACKEND_NATS_STREAM: Str(DEFAULT_NATS_STREAM, 'JetStream stream of the event records; its consumer and buckets are named after it'),
   BACKEND_NATS_REPLICAS: Int(1, 1, 5, 'stream and bucket replicas: 1 on one NATS node, 3 on a three-node cluster'),
   BACKEND_NATS_MAX_AGE_SEC: Int(2_592_000, 0, 3_153_600_000, 'records older than this are removed from the stream; 0 = kept whatever their age'),
   BACKEND_NATS_MAX_BYTES: Int(0, 0, Number.MAX_SAFE_INTEGER, 'the stream\'s size limit in bytes, oldest removed first; 0 = no limit'),
@@ -302,7 +303,7 @@ function buildConfig(e: Env, cwd: string): Config {
 }
 
 function natsStore(e: Env): NatsStoreConfig {
-  const servers = e.NATS_URL.split(',').map((s) => s.trim()).filter(Boolean);
+  const servers = natsServers(e.NATS_URL);
   if (servers.length === 0) throw new ConfigError('NATS_URL', 'names no server');
   // JetStream stream names: no spaces, dots, wildcards or path separators.
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(e.BACKEND_NATS_STREAM)) {

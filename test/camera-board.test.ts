@@ -42,7 +42,7 @@ t.test('scores: history thinned to one point a second (the peak kept), PROBS eve
   t.same(board.takeChanged(), [], 'changes are taken once');
 });
 
-t.test('events: newest first, filtered, paged; memo outcomes before or after their event', async (t) => {
+t.test('events: newest first, filtered, limited; memo outcomes before or after their event', async (t) => {
   const board = new CameraBoard();
   board.alertOutcome('early', false, 'no_token');
   const early = { ...record('END', 'a', { event: 'fall' }), event_id: 'early' };
@@ -54,7 +54,8 @@ t.test('events: newest first, filtered, paged; memo outcomes before or after the
   t.same(board.event(last.record.event_id)?.delivery, { state: 'delivered' });
   const page1 = board.events({ limit: 3, types: ['START', 'END'] });
   t.same(page1.map((e) => e.seq), [last.seq, last.seq - 2, last.seq - 3], 'newest first; PROBS left out');
-  t.same(board.events({ before: page1[2]!.seq, limit: 10, types: ['START', 'END'] }).length, 4, 'the older page: the other three STARTs and the first END');
+  t.same(board.events({ limit: 10, types: ['START', 'END'] }).length, 7, 'all five STARTs and both ENDs');
+  t.same(board.entry('early')?.delivery, { state: 'undelivered', reason: 'no_token' }, 'an entry by its id, with its delivery');
   t.same(board.events({ camera: 'a', types: ['PROBS'] }).map((e) => e.record.event_type), ['PROBS']);
   t.ok(board.events({ event: 'lying_still' }).every((e) => e.record.data?.event === 'lying_still'));
 });
@@ -77,4 +78,5 @@ t.test('bounded: cameras (the quietest forgotten), points, events', async (t) =>
   for (let i = 0; i < 5; i++) board.record(record('HEARTBEAT', 'd'));
   t.equal(board.events({ limit: 100 }).length, 6, '4 START/END and 2 others');
   t.equal(board.event(first.record.event_id), null, 'an event pushed out is forgotten by id too');
+  t.equal(board.entry(first.record.event_id), null);
 });

@@ -1,13 +1,15 @@
 /**
  * /watch as the person on watch uses it, in a real Chromium: nothing leaves the server, an END
  * posted over HTTP is in the feed within a second, a streaming camera's card goes normal → active →
- * normal, the event page shows Korean labels and the memo's delivery, and with BACKEND_WATCH_TOKEN
- * nothing but the login shows until the token is given.
+ * normal, the event page shows Korean labels and the memo's delivery, older events page back through
+ * the log past what the server keeps, and with BACKEND_WATCH_TOKEN nothing but the login shows until
+ * the token is given.
  *
  * The page's script is compiled from src/watch/page by `npm run build` (and by `npm test`'s
  * typecheck step); this file compiles it too, so it runs on its own from source.
  */
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import t from 'tap';
 import { generateScene } from '../src/features/synthetic-pose.js';
@@ -15,7 +17,7 @@ import { keypointsJson } from '../src/common/stream-frame-encoding.js';
 import { PROJECT_ROOT } from '../src/common/paths.js';
 import { launchBrowser, recordedPage } from './support/browser.js';
 import { KakaoStandin } from './support/kakao-standin.js';
-import { startTestServer } from './support/server.js';
+import { startTestServer, tempDir } from './support/server.js';
 import { StreamClient } from './support/stream-client.js';
 
 const HOST = 'watch.example';
@@ -24,10 +26,23 @@ const KOREAN = 'ko-KR';
 const require = createRequire(import.meta.url);
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'src/watch/page/tsconfig.json'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
 
+/** A log from before the start: 60 START/ENDs of a past day, of which the server keeps the last 5 in memory. */
+const OLD_EVENTS = 60;
+function oldLog(): string {
+  const path = `${tempDir()}/events.jsonl`;
+  writeFileSync(path, Array.from({ length: OLD_EVENTS }, (_, i) => `${JSON.stringify({
+    timestamp: `2026-01-05T09:${String(i).padStart(2, '0')}:00+00:00`, event_type: i % 2 ? 'END' : 'START', session_id: `cam-old-${i % 2}`,
+    user_id: null, data: { event: 'fall', duration_sec: i % 2 ? 4.0 : null }, event_id: `old${i}`,
+  })}\n`).join(''));
+  return path;
+}
+
 t.test('the watch page', async (t) => {
   const kakao = await KakaoStandin.start();
   t.teardown(() => kakao.close());
   const { port, url, client } = await startTestServer(t, {
+    BACKEND_EVENT_LOG_JSONL: oldLog(),
+    BACKEND_EVENT_KEEP_RECENT: '5',
     BACKEND_INFERENCE_WORKERS: '1',
     KAKAO_ACCESS_TOKEN: kakao.issueAccessToken(),
     KAKAO_API_BASE_URL: kakao.url,
@@ -97,6 +112,24 @@ t.test('the watch page', async (t) => {
     await eventPage.close();
   });
 
+  t.test('older events: paged back through the log to its start, then one opened', async (t) => {
+    const older = page.locator('#older');
+    for (let clicks = 0; await older.isVisible(); clicks++) {
+      t.ok(clicks < 5, 'a few clicks');
+      await older.click();
+      await page.locator('#older:not([disabled])').waitFor({ state: 'attached' });
+    }
+    t.equal(await page.locator('#events li[data-id^="old"]').count(), OLD_EVENTS, 'every event of the log, each once');
+    t.equal(await page.locator('#older-status').textContent(), '이벤트 저장소의 처음까지 보았습니다.');
+    const oldEnd = page.locator('#events li[data-id="old1"]');
+    t.match(await oldEnd.textContent(), /END.*cam-old-1.*낙상.*전달 여부 모름/, 'an END the server no longer keeps: dated, delivery unknown');
+    await oldEnd.locator('a').click();
+    await page.locator('.detail').waitFor();
+    t.match(await page.locator('main').textContent(), /메모리에 남아 있지 않은 이벤트.*cam-old-1/, 'its page shows it as listed');
+    await page.goBack();
+    await page.locator('#events').waitFor();
+  });
+
   t.test('English by the switch', async (t) => {
     await page.locator('button.lang').click();
     await page.locator('h1').getByText('Behaviour watch').waitFor();
@@ -119,21 +152,24 @@ t.test('with BACKEND_WATCH_TOKEN: nothing but the login until the token is given
   t.equal((await client.get('/watch/api/state')).status, 401, 'no state without the token');
   t.equal((await fetch(`http://127.0.0.1:${port}/watch/feed`)).status, 401, 'no feed without the token');
   t.equal((await fetch(`http://127.0.0.1:${port}/watch/api/state`, { headers: { authorization: 'Bearer admin-secret' } })).status, 200, 'the admin token works too');
-  const context = await launchBrowser(t, { locale: KOREAN });
-  if (!context) return;
-  const page = await context.newPage();
-  await page.goto(`http://127.0.0.1:${port}/watch`);
-  await page.locator('form.login').waitFor();
-  t.equal(await page.locator('#cameras, #events, #server').count(), 0, 'no cameras, events or server panel');
-  t.notMatch(await page.locator('body').textContent(), 'cam-secret', 'no event data on the page');
-  await page.locator('input[name=token]').fill('wrong');
-  await page.locator('form.login button').click();
-  await page.locator('form.login .error').getByText('토큰이 맞지 않습니다.').waitFor();
-  await page.locator('input[name=token]').fill('watch-secret');
-  await page.locator('form.login button').click();
-  await page.locator('#events li').filter({ hasText: 'cam-secret' }).waitFor();
-  t.pass('the token opens the page (an HttpOnly cookie keeps it)');
-  const cookie = (await context.cookies()).find((c) => c.name === 'watch_session');
-  t.match(cookie, { httpOnly: true, sameSite: 'Strict', path: '/watch' });
-  t.not(cookie?.value, 'watch-secret', 'the cookie is not the token');
+  // Its own subtest: where no browser is installed it is skipped (plan 0) after the checks above.
+  t.test('in the browser', async (t) => {
+    const context = await launchBrowser(t, { locale: KOREAN });
+    if (!context) return;
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${port}/watch`);
+    await page.locator('form.login').waitFor();
+    t.equal(await page.locator('#cameras, #events, #server').count(), 0, 'no cameras, events or server panel');
+    t.notMatch(await page.locator('body').textContent(), 'cam-secret', 'no event data on the page');
+    await page.locator('input[name=token]').fill('wrong');
+    await page.locator('form.login button').click();
+    await page.locator('form.login .error').getByText('토큰이 맞지 않습니다.').waitFor();
+    await page.locator('input[name=token]').fill('watch-secret');
+    await page.locator('form.login button').click();
+    await page.locator('#events li').filter({ hasText: 'cam-secret' }).waitFor();
+    t.pass('the token opens the page (an HttpOnly cookie keeps it)');
+    const cookie = (await context.cookies()).find((c) => c.name === 'watch_session');
+    t.match(cookie, { httpOnly: true, sameSite: 'Strict', path: '/watch' });
+    t.not(cookie?.value, 'watch-secret', 'the cookie is not the token');
+  });
 });

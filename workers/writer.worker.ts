@@ -9,6 +9,8 @@ import { assertNever, errorMessage } from '../src/common/errors.js';
 import { createLogger } from '../src/common/log.js';
 import { NullSink, type EventSink } from './writer/event-sink.js';
 import { JsonlSink } from './writer/jsonl-sink.js';
+import { NatsContext } from './writer/nats/context.js';
+import { NatsSink } from './writer/nats/nats-sink.js';
 import { KakaoAlerts } from './writer/kakao-alerts.js';
 import { KakaoClient } from './writer/kakao-client.js';
 import { KakaoTokens } from './writer/kakao-tokens.js';
@@ -36,16 +38,21 @@ const report = (counter: KakaoCounter, label: string) => {
   postNews();
 };
 
-const sink: EventSink = init.events.logPath
-  ? new JsonlSink({
-    path: init.events.logPath,
-    fsync: init.events.fsync,
-    fsyncIntervalMs: init.events.fsyncIntervalMs,
-    logger,
-    // Until 'ready' (which carries the state) the client is not listening for changes.
-    onHealth: (problem) => { if (started) post({ type: 'health', problem }); },
-  })
-  : new NullSink();
+// Until 'ready' (which carries the state) the client is not listening for changes.
+const onHealth = (problem: string | null) => { if (started) post({ type: 'health', problem }); };
+/** The NATS connection every NATS part of this thread shares (store 'nats' only). */
+const nats = init.events.store === 'nats' ? new NatsContext({ config: init.events.nats!, logger, onHealth }) : null;
+const sink: EventSink = nats
+  ? new NatsSink(nats)
+  : init.events.logPath
+    ? new JsonlSink({
+      path: init.events.logPath,
+      fsync: init.events.fsync,
+      fsyncIntervalMs: init.events.fsyncIntervalMs,
+      logger,
+      onHealth,
+    })
+    : new NullSink();
 const client = new KakaoClient({ apiBaseUrl: init.kakao.apiBaseUrl, authBaseUrl: init.kakao.authBaseUrl, timeoutMs: init.kakao.timeoutMs });
 const tokens = new KakaoTokens({ config: init.kakao, client, logger, report });
 const alerts = new KakaoAlerts({
@@ -169,6 +176,7 @@ async function shutdown(kakaoGraceMs: number): Promise<void> {
     tokens.close();
     await client.close();
     await alerts.settled();
+    await nats?.close(); // last: the NATS parts above may still use the connection
   } finally {
     post({ type: 'closed' }); // the main thread waits for this, whatever went wrong above
   }

@@ -1,19 +1,28 @@
 /**
- * `npm run events -- --limit 20 [--file path]`: the last events of a JSONL log as a table (time,
- * type, session, event, probability, duration, the rest). Reads only the tail of the file. The default
- * file is BACKEND_EVENT_LOG_JSONL; a file that does not exist is an error (exit 1). Text from the log
- * is printed with control characters escaped, so a log line cannot drive the terminal.
+ * `npm run events -- --limit 20 [--file path]`: the last events of the event store as a table (time,
+ * type, session, event, probability, duration, the rest). `--export FILE` writes the whole store as
+ * a JSONL log instead, byte for byte the file the file store keeps (each record's line and "\n", in
+ * the store's order).
+ *
+ * The store is the server's: BACKEND_EVENT_STORE (file: BACKEND_EVENT_LOG_JSONL, of which only the
+ * tail is read; nats: NATS_URL and BACKEND_NATS_STREAM), from the environment or ./.env. `--file`
+ * reads that file whatever the store. A file that does not exist, or a NATS stream that cannot be
+ * read, is an error (exit 1). Text from the log is printed with control characters escaped, so a
+ * log line cannot drive the terminal.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, openSync, readFileSync, statSync, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import dotenv from 'dotenv';
-import { DEFAULT_EVENT_LOG } from '../common/defaults.js';
+import { DEFAULT_EVENT_LOG, DEFAULT_NATS_STREAM, DEFAULT_NATS_URL } from '../common/defaults.js';
+import { natsServers, shownServers } from '../common/nats-url.js';
+import { openEventStreamReader, type EventStreamReader } from '../common/event-stream.js';
 import { readLogTail } from '../common/log-tail.js';
 import { parseJsonObject } from '../common/parse-json-object.js';
 import { pythonFixed, pythonJson, pythonObject } from '../common/python-format.js';
 
-const USAGE = 'usage: npm run events -- [--limit N] [--file path]   (default: the last 50 events of BACKEND_EVENT_LOG_JSONL)';
+const USAGE = 'usage: npm run events -- [--limit N] [--file path] [--export FILE]   (default: the last 50 events of the server\'s event store)';
 const HEADERS = ['#', 'Time', 'Type', 'Session', 'Event', 'Prob', 'Duration', 'Detail'] as const;
 /** Columns whose values are numbers, aligned right. */
 const RIGHT = new Set([0, 5, 6]);
@@ -29,10 +38,13 @@ interface Row {
   detail: string;
 }
 
+/** Where the events are read from. */
+type Source = { kind: 'file'; path: string } | { kind: 'nats'; servers: string[]; stream: string };
+
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { limit: { type: 'string' }, file: { type: 'string' }, path: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({ args: argv, options: { limit: { type: 'string' }, file: { type: 'string' }, path: { type: 'string' }, export: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -46,40 +58,146 @@ async function main(argv: string[]): Promise<number> {
     console.error(`--limit must be an integer (got ${JSON.stringify(values.limit)})\n${USAGE}`);
     return 2;
   }
-  const path = values.file ?? values.path ?? defaultPath();
-  if (path === null) return 1;
-  const problem = unreadable(path);
-  if (problem) {
-    console.error(problem);
-    return 1;
+  const file = values.file ?? values.path;
+  const source: Source | null = file !== undefined ? { kind: 'file', path: resolve(file) } : serverSource();
+  if (source === null) return 1;
+  if (source.kind === 'file') {
+    const problem = unreadable(source.path);
+    if (problem) {
+      console.error(problem);
+      return 1;
+    }
   }
-  const count = Math.max(1, limit);
-  console.log(`[INFO] Reading last ${count} events from: ${visible(path)}`);
-  const tail = await readLogTail(path, count);
-  if (tail.torn) console.error(`[WARN] skipped a torn last line (${tail.torn.bytes} bytes)`);
+  if (values.export !== undefined) return exportLog(source, resolve(values.export));
+  const last = await lastLines(source, Math.max(1, limit));
+  if (last === null) return 1;
   const rows: Row[] = [];
-  for (const line of tail.lines) {
+  for (const line of last.lines) {
     const row = toRow(line);
     if (row) rows.push(row);
   }
-  const skipped = tail.lines.length - rows.length + tail.oversized;
+  const skipped = last.lines.length - rows.length + last.oversized;
   if (skipped) console.error(`[WARN] skipped ${skipped} line(s) that are not event records`);
   console.log(table(rows));
   return 0;
 }
 
 /**
- * The server's log path as the server would find it: BACKEND_EVENT_LOG_JSONL from the environment,
- * else from ./.env, else the default (without loading, or being stopped by, the rest of the configuration).
+ * The server's store as the server would find it: BACKEND_EVENT_STORE and its settings from the
+ * environment, else from ./.env, else the defaults (without loading, or being stopped by, the rest
+ * of the configuration).
  */
-function defaultPath(): string | null {
-  const fromDotenv = existsSync('.env') ? dotenv.parse(readFileSync('.env')).BACKEND_EVENT_LOG_JSONL : undefined;
-  const path = process.env.BACKEND_EVENT_LOG_JSONL ?? fromDotenv ?? DEFAULT_EVENT_LOG;
+function serverSource(): Source | null {
+  const fromDotenv = existsSync('.env') ? dotenv.parse(readFileSync('.env')) : {};
+  const setting = (name: string) => process.env[name] ?? fromDotenv[name];
+  if (setting('BACKEND_EVENT_STORE') === 'nats') {
+    const servers = natsServers(setting('NATS_URL') ?? DEFAULT_NATS_URL);
+    if (servers.length === 0) {
+      console.error('NATS_URL names no server. Pass --file to read a log file.');
+      return null;
+    }
+    return { kind: 'nats', servers, stream: setting('BACKEND_NATS_STREAM') ?? DEFAULT_NATS_STREAM };
+  }
+  const path = setting('BACKEND_EVENT_LOG_JSONL') ?? DEFAULT_EVENT_LOG;
   if (path === '') {
     console.error('BACKEND_EVENT_LOG_JSONL is empty: the server keeps no event log. Pass --file.');
     return null;
   }
-  return resolve(path);
+  return { kind: 'file', path: resolve(path) };
+}
+
+function describe(source: Source): string {
+  return source.kind === 'file' ? source.path : `${shownServers(source.servers)}/${source.stream}`;
+}
+
+/** The store's last `count` records, oldest first, and how many over-long lines were skipped; null after saying why they cannot be read. */
+async function lastLines(source: Source, count: number): Promise<{ lines: string[]; oversized: number } | null> {
+  console.log(`[INFO] Reading last ${count} events from: ${visible(describe(source))}`);
+  if (source.kind === 'file') {
+    const tail = await readLogTail(source.path, count);
+    if (tail.torn) console.error(`[WARN] skipped a torn last line (${tail.torn.bytes} bytes)`);
+    return tail;
+  }
+  return withStream(source, async (reader) => {
+    const bounds = await reader.bounds();
+    const lines: string[] = [];
+    if (bounds.count > 0) for await (const record of reader.read(Math.max(bounds.first, bounds.last - count + 1), bounds.last)) lines.push(record.line);
+    return { lines, oversized: 0 };
+  });
+}
+
+/** Runs `work` on the NATS stream; a stream that cannot be reached or read is one line on stderr and null. */
+async function withStream<T>(source: Extract<Source, { kind: 'nats' }>, work: (reader: EventStreamReader) => Promise<T>): Promise<T | null> {
+  let reader: EventStreamReader;
+  try {
+    reader = await openEventStreamReader(source.servers, source.stream);
+  } catch (err) {
+    console.error(`cannot reach NATS at ${visible(shownServers(source.servers))}: ${visible((err as Error).message)}`);
+    return null;
+  }
+  try {
+    return await work(reader);
+  } catch (err) {
+    console.error(`cannot read NATS stream ${visible(source.stream)}: ${visible((err as Error).message)}`);
+    return null;
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Writes every record of the store to `target` as the file store's JSONL log; exit code. */
+async function exportLog(source: Source, target: string): Promise<number> {
+  let fd: number;
+  try {
+    fd = openSync(target, 'w');
+  } catch (err) {
+    console.error(`cannot write ${visible(target)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return 1;
+  }
+  const out = createWriteStream('', { fd });
+  const write = async (text: string | Buffer) => { if (!out.write(text)) await once(out, 'drain'); };
+  let count: number | null;
+  if (source.kind === 'file') {
+    count = await copyCompleteLines(source.path, write);
+  } else {
+    count = await withStream(source, async (reader) => {
+      const bounds = await reader.bounds();
+      let records = 0;
+      if (bounds.count > 0) {
+        for await (const record of reader.read(bounds.first, bounds.last)) {
+          await write(`${record.line}\n`);
+          records += 1;
+        }
+      }
+      return records;
+    });
+  }
+  await endStream(out);
+  if (count === null) return 1;
+  console.error(`[INFO] Exported ${count} events from ${visible(describe(source))} to ${visible(target)}`);
+  return 0;
+}
+
+/** Copies the log's complete lines as they are; a torn last line (no newline) is left out. Returns the line count. */
+async function copyCompleteLines(path: string, write: (bytes: Buffer) => Promise<void>): Promise<number> {
+  let lines = 0;
+  let held = Buffer.alloc(0);
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    const bytes = held.length ? Buffer.concat([held, chunk]) : chunk;
+    const end = bytes.lastIndexOf(0x0a) + 1;
+    for (let i = bytes.indexOf(0x0a); i !== -1 && i < end; i = bytes.indexOf(0x0a, i + 1)) lines += 1;
+    if (end > 0) await write(bytes.subarray(0, end));
+    held = Buffer.from(bytes.subarray(end));
+  }
+  if (held.length) console.error(`[WARN] left out a torn last line (${held.length} bytes)`);
+  return lines;
+}
+
+function endStream(out: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    out.once('error', reject);
+    out.end(() => resolve());
+  });
 }
 
 /** Why `path` cannot be read as a log (one line, for stderr), or null. */

@@ -15,3 +15,7 @@ export const DEFAULT_STREAMS_PER_SOCKET = 16;
 
 /** BACKEND_EVENT_LOG_JSONL, relative to the working directory. */
 export const DEFAULT_EVENT_LOG = 'events_log.jsonl';
+
+/** NATS_URL and BACKEND_NATS_STREAM: where the NATS event store (BACKEND_EVENT_STORE=nats) is. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_NATS_STREAM = 'BEHAVIOR_EVENTS';

@@ -84,9 +84,15 @@ export interface AlertRequest {
   received_at_ms: number;
 }
 
-/** A page of older records asked of the store (the watch page's history), newest first. */
+/**
+ * A page of older records asked of the store (the watch page's history), newest first. The filters
+ * are those of src/common/event-filter.ts (recordMatches), as on the camera board.
+ */
 export interface EventPageQuery {
-  /** Where the previous page ended (its `next`), or null for the newest records. */
+  /**
+   * Where the previous page ended (its `next`), or null for the newest records. A decimal number
+   * (the file's byte offset, the stream's sequence): the watch route refuses other cursors.
+   */
   before: string | null;
   limit: number;
   camera?: string;
@@ -98,7 +104,10 @@ export interface EventPageQuery {
 export interface EventPage {
   /** The records' lines as stored, newest first. */
   lines: string[];
-  /** Cursor of the next older page, or null at the start of the store (or when the scan stopped for its bound). */
+  /**
+   * Cursor of the next older page; null only at the start of the store. A page stopped by the
+   * store's bound on one read may hold fewer lines than asked for, or none, and still has a `next`.
+   */
   next: string | null;
 }
 

@@ -2,11 +2,12 @@
  * The event side as the HTTP routes see it: append a record (acknowledged once written), the
  * recent list, the log's readiness, the Kakao debug calls, reopen and close.
  */
-import type { AlertRequest, EventPage, EventPageQuery, WriterInit } from '../contracts/writer.js';
+import type { AlertRequest, EventPage, EventPageQuery, EventsConfig, WriterInit } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
 import { parseJsonObject } from '../common/parse-json-object.js';
+import { shownServers } from '../common/nats-url.js';
 import { RecentEvents } from './recent.js';
 import { serializeRecord, type EventRecord } from './records.js';
 import { WriterClient, type AlertOutcome } from './writer-client.js';
@@ -50,7 +51,9 @@ export class EventLog {
     const start = await WriterClient.start(options, logger, metrics);
     const recent = new RecentEvents(events.keepRecent);
     const refill = recent.refill(start.tail);
-    const facts = { path: events.logPath, recent: refill.loaded, fsync: events.fsync };
+    const facts = events.store === 'nats'
+      ? { store: 'nats', stream: describeStore(events), replica: events.nats?.replicaId, recent: refill.loaded }
+      : { store: 'file', path: events.logPath, recent: refill.loaded, fsync: events.fsync };
     if (start.tornBytes || refill.invalid || start.oversizedLines) {
       logger.warn({ ...facts, torn_last_line_bytes: start.tornBytes, invalid_lines: refill.invalid, oversized_lines: start.oversizedLines },
         'event log tail had lines that were skipped');
@@ -140,6 +143,15 @@ export class EventLog {
       for (const w of this.watchers) w.written(record, line, false);
     }
   }
+}
+
+/**
+ * Where records are stored, for /ready and the logs: the file's path (null: none), or the NATS
+ * servers and stream as `nats://host:4222/STREAM` (without any user or password in the URL).
+ */
+export function describeStore(events: EventsConfig): string | null {
+  if (events.store === 'file' || !events.nats) return events.logPath;
+  return `${shownServers(events.nats.servers)}/${events.nats.stream}`;
 }
 
 function alertFor(record: EventRecord, labels: Readonly<Record<string, string>>): AlertRequest {

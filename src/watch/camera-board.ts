@@ -5,6 +5,7 @@
  * points per camera, events, outcomes. Knows nothing of HTTP; listeners get each change.
  */
 import type { EventRecord } from '../events/records.js';
+import { NO_CAMERA, recordMatches, type EventFilter } from '../common/event-filter.js';
 
 export interface CameraBoardOptions {
   /** Most cameras kept; the one silent longest is forgotten first. */
@@ -60,12 +61,8 @@ export interface EventDetail extends EventEntry {
   points: Point[];
 }
 
-export interface EventQuery {
-  before?: number;
+export interface EventQuery extends EventFilter {
   limit?: number;
-  camera?: string;
-  event?: string;
-  types?: readonly string[];
 }
 
 export type BoardChange =
@@ -73,8 +70,6 @@ export type BoardChange =
   | { kind: 'delivery'; event_id: string; delivery: Delivery };
 
 const ALERT_TYPES = new Set(['START', 'END']);
-/** The camera of events that name none. */
-export const NO_CAMERA = '-';
 
 interface Camera {
   id: string;
@@ -204,24 +199,28 @@ export class CameraBoard {
     return out;
   }
 
-  /** Events newest first, filtered, before `before` (a seq), at most `limit`. */
+  /** The newest events kept, newest first, filtered, at most `limit` (older ones come from the store). */
   events(query: EventQuery = {}): EventEntry[] {
     const limit = Math.max(1, Math.min(query.limit ?? 50, 500));
-    const types = query.types && query.types.length ? new Set(query.types) : null;
+    const types = query.types && query.types.length ? query.types : null;
     const pools: (readonly EventEntry[])[] = [];
-    if (!types || [...types].some((ty) => ALERT_TYPES.has(ty))) pools.push(this.alerts.values());
-    if (!types || [...types].some((ty) => !ALERT_TYPES.has(ty))) pools.push(this.others.values());
+    if (!types || types.some((ty) => ALERT_TYPES.has(ty))) pools.push(this.alerts.values());
+    if (!types || types.some((ty) => !ALERT_TYPES.has(ty))) pools.push(this.others.values());
     const out: EventEntry[] = [];
     for (const pool of pools) {
       for (let i = pool.length - 1; i >= 0; i--) {
         const entry = pool[i]!;
-        if (query.before !== undefined && entry.seq >= query.before) continue;
-        if (!matches(entry, query, types)) continue;
+        if (!recordMatches(entry.record, query)) continue;
         out.push(entry);
         if (out.length >= limit && pools.length === 1) break;
       }
     }
     return out.sort((a, b) => b.seq - a.seq).slice(0, limit);
+  }
+
+  /** An event still kept (with its memo's delivery), or null. */
+  entry(eventId: string): EventEntry | null {
+    return this.byId.get(eventId) ?? null;
   }
 
   /** One event with its START and the scores around it, or null when it is no longer kept. */
@@ -305,15 +304,4 @@ export class CameraBoard {
       points: recentPointsOnly ? c.points.slice(-5) : c.points.slice(),
     };
   }
-}
-
-function matches(entry: EventEntry, query: EventQuery, types: ReadonlySet<string> | null): boolean {
-  const r = entry.record;
-  if (types && !types.has(r.event_type)) return false;
-  if (query.camera && (r.session_id ?? NO_CAMERA) !== query.camera) return false;
-  if (query.event) {
-    const data = r.data ?? {};
-    if (data.event !== query.event && data.top_event !== query.event) return false;
-  }
-  return true;
 }

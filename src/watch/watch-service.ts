@@ -7,6 +7,7 @@ import type { EventLog } from '../events/event-log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventRecord } from '../events/records.js';
 import type { BoardChange, CameraBoard, CameraView } from './camera-board.js';
+import { EventHistory } from './event-history.js';
 
 /** One message of the live feed: its SSE event name and its data. */
 export interface FeedMessage {
@@ -18,7 +19,7 @@ export interface FeedMessage {
 
 export interface WatchServiceDeps {
   board: CameraBoard;
-  events: Pick<EventLog, 'watch' | 'recentJson' | 'kakaoTokenCheck'>;
+  events: Pick<EventLog, 'watch' | 'recentJson' | 'kakaoTokenCheck' | 'page'>;
   metrics: Metrics;
   /** The /ready body: status, reasons, workers, device, model. */
   readiness(): Record<string, unknown>;
@@ -35,6 +36,8 @@ const KAKAO_CHECK_TTL_MS = 60_000;
 const RATE_WINDOW = 5;
 
 export class WatchService {
+  /** The events list page by page: the board's newest, then the store's older ones. */
+  readonly history: EventHistory;
   private readonly listeners = new Set<(message: FeedMessage) => void>();
   private readonly timer: NodeJS.Timeout;
   private readonly unwatch: () => void;
@@ -45,6 +48,7 @@ export class WatchService {
 
   constructor(private readonly deps: WatchServiceDeps) {
     const { board, events } = deps;
+    this.history = new EventHistory(board, events);
     // The recent list, refilled from the log's tail, seeds the events and the cameras that sent them.
     const seed = JSON.parse(events.recentJson(deps.keepRecent)) as unknown[];
     for (const item of seed) {
@@ -68,16 +72,18 @@ export class WatchService {
     return () => this.listeners.delete(listener);
   }
 
-  /** What the page starts from: the model, every camera, the newest events. */
+  /** What the page starts from: the model, every camera, the newest events and the cursor of the older ones. */
   snapshot(): Record<string, unknown> {
     const { board } = this.deps;
     const model = this.deps.model();
+    const newest = this.history.first({ limit: 50, types: ['START', 'END'] });
     return {
       now_ms: Date.now(),
       silent_after_ms: board.silentAfterMs,
       model: { events: model.events, thresholds: model.thresholds, labels: model.labels },
       cameras: board.views(),
-      events: board.events({ limit: 50, types: ['START', 'END'] }),
+      events: newest.events,
+      events_next: newest.next,
     };
   }
 

@@ -6,8 +6,10 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { EventPage, EventsConfig } from '../../src/contracts/writer.js';
+import type { EventPage, EventPageQuery, EventsConfig } from '../../src/contracts/writer.js';
 import { errorMessage } from '../../src/common/errors.js';
+import { recordMatches } from '../../src/common/event-filter.js';
+import { readLogPage } from '../../src/common/log-page.js';
 import { emptyLogTail, readLogTail, type LogTail } from '../../src/common/log-tail.js';
 import type { EventSink } from './event-sink.js';
 
@@ -81,10 +83,14 @@ export class JsonlSink implements EventSink {
     }
   }
 
-  /** Older records from the file (the watch page's history). */
-  async page(): Promise<EventPage> {
-    // TODO(issue 13): read the file backwards from the cursor, with the query's filters.
-    return { lines: [], next: null };
+  /**
+   * Older records from the file (the watch page's history), read backwards from the cursor: a byte
+   * offset as a string. Bounded by the bytes read per call (log-page.ts), not by lines.
+   */
+  async page(query: EventPageQuery): Promise<EventPage> {
+    const before = query.before === null ? null : offsetOf(query.before);
+    const page = await readLogPage(this.options.path, { before, limit: Math.max(1, query.limit), accept: (record) => recordMatches(record, query) });
+    return { lines: page.lines, next: page.next === null ? null : String(page.next) };
   }
 
   async reopen(): Promise<void> {
@@ -212,6 +218,11 @@ function describe(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code && REASONS[code]) return `event log is not writable: ${REASONS[code]} (${code})`;
   return `event log is not writable: ${code ?? errorMessage(err)}`;
+}
+
+function offsetOf(cursor: string): number {
+  if (!/^\d{1,15}$/.test(cursor)) throw new Error(`not a cursor of the event log file: ${JSON.stringify(cursor.slice(0, 40))}`);
+  return Number(cursor);
 }
 
 function closeQuietly(fd: number): void {

@@ -21,6 +21,7 @@ import type { Exchange } from '../exchange.js';
 import { defineRoute, type RouteResult, type RouteSpec } from '../route.js';
 import type { WatchService, FeedMessage } from '../../watch/watch-service.js';
 import type { CameraBoard } from '../../watch/camera-board.js';
+import { MAX_CURSOR_CHARS } from '../../watch/event-history.js';
 
 const require = createRequire(import.meta.url);
 const UPLOT_DIR = join(dirname(require.resolve('uplot/package.json')), 'dist');
@@ -110,7 +111,8 @@ export interface WatchRouteDeps {
 }
 
 const EventsQuery = Type.Object({
-  before: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** The `next` of an earlier page; absent for the newest page. */
+  before: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CURSOR_CHARS })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   camera: Type.Optional(Type.String({ maxLength: 256 })),
   event: Type.Optional(Type.String({ maxLength: 256 })),
@@ -219,14 +221,15 @@ export function watchRoutes(deps: WatchRouteDeps): RouteSpec<any, any>[] {
       method: 'GET',
       paths: ['/watch/api/events'],
       name: 'watch_events',
-      summary: 'Older events, newest first, filtered',
+      summary: 'Events, newest first, filtered: the newest kept in memory, then older pages from the event store',
       undocumented: true,
       query: EventsQuery,
-      responses: { 200: { description: 'events' } },
-      handler: guarded((q: { before?: number; limit?: number; camera?: string; event?: string; types?: string }) => ({
-        json: { events: deps.board.events({ ...q, types: q.types ? q.types.split(',') : undefined }) },
-        headers: { 'Cache-Control': 'no-store' },
-      })),
+      responses: { 200: { description: 'events and the cursor of the next older page' }, 422: { description: 'a cursor this server did not give' } },
+      handler: guarded(async (q: { before?: string; limit?: number; camera?: string; event?: string; types?: string }) => {
+        const query = { limit: q.limit ?? 50, camera: q.camera, event: q.event, types: q.types ? q.types.split(',').filter(Boolean) : undefined };
+        const page = q.before === undefined ? deps.service.history.first(query) : await deps.service.history.older(q.before, query);
+        return { json: page, headers: { 'Cache-Control': 'no-store' } };
+      }),
     }),
     defineRoute({
       method: 'GET',
@@ -236,6 +239,7 @@ export function watchRoutes(deps: WatchRouteDeps): RouteSpec<any, any>[] {
       undocumented: true,
       query: EventQuery,
       responses: { 200: { description: 'the event' }, 404: { description: 'no longer kept' } },
+      // Only what the board keeps: finding an id in the store means reading all of it, on any request.
       handler: guarded((q: { id: string }) => {
         const event = deps.board.event(q.id);
         return event ? { json: event, headers: { 'Cache-Control': 'no-store' } } : { status: 404, json: { detail: 'this event is not among the recent events kept in memory' } };

@@ -19,7 +19,8 @@ export interface Camera {
   points: Point[];
 }
 
-export type Delivery = { state: 'pending' } | { state: 'delivered' } | { state: 'undelivered'; reason: string } | { state: 'none' };
+/** 'unknown': an event read back from the store that the server no longer keeps in memory. */
+export type Delivery = { state: 'pending' } | { state: 'delivered' } | { state: 'undelivered'; reason: string } | { state: 'none' } | { state: 'unknown' };
 
 export interface EventRecord {
   timestamp: string;
@@ -31,10 +32,18 @@ export interface EventRecord {
 }
 
 export interface EventEntry {
-  seq: number;
-  received_ms: number;
+  /** Null for an event read back from the store. */
+  seq: number | null;
+  /** Null when an event from the store has no readable timestamp. */
+  received_ms: number | null;
   record: EventRecord;
   delivery: Delivery;
+}
+
+/** A page of /watch/api/events; `next` is the opaque cursor of the next older page, null at the store's start. */
+export interface EventsPage {
+  events: EventEntry[];
+  next: string | null;
 }
 
 export interface EventDetail extends EventEntry {
@@ -54,6 +63,7 @@ export interface State {
   model: Model;
   cameras: Camera[];
   events: EventEntry[];
+  events_next: string | null;
 }
 
 export interface ServerPanel {

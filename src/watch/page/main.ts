@@ -4,17 +4,30 @@
  * it current; EventSource reconnects by itself.
  */
 import type uPlot from 'uplot';
-import { getJson, login, Unauthorized, type Camera, type EventDetail, type EventEntry, type ServerPanel, type State } from './api.js';
+import { getJson, login, Unauthorized, type Camera, type EventDetail, type EventEntry, type EventsPage, type ServerPanel, type State } from './api.js';
 import { chooseLang, clock, dateTime, eventLabel, saveLang, strings, type Lang } from './i18n.js';
 import { cardBody, chart, chartData, eventRow, h, serverPanel, deliveryText, type Ctx } from './views.js';
 
+/** Rows the live list keeps; once older pages are loaded nothing is cut, so no page leaves a gap. */
 const MAX_ROWS = 300;
+/** Requests one click makes while pages come back with nothing new (the store's scan bound, repeats). */
+const OLDER_TRIES = 10;
+/** sessionStorage key of the last stored event opened from the list: its page shows it when the server no longer keeps it. */
+const OPENED_KEY = 'watch.opened';
 
 let lang: Lang = chooseLang();
 const ctx: Ctx = { lang, t: strings(lang), model: { events: [], thresholds: [], labels: {} }, skewMs: 0, silentAfterMs: 30_000 };
 const cameras = new Map<string, { camera: Camera; card: HTMLElement; body: HTMLElement; chart: uPlot | null }>();
 const filters = { camera: '', event: '', types: new Set(['START', 'END']) };
-let oldestSeq = Infinity;
+/** The next older page's cursor; null at the store's start. */
+let olderCursor: string | null = null;
+/** Older pages were loaded: the list is history, not a window on the live feed. */
+let paged = false;
+/** Bumped by each reload, so a page that arrives after the filters changed is dropped. */
+let generation = 0;
+const shown = new Set<string>();
+/** Shown events only the store still has, by id: kept for their own page (rememberOpened). */
+const fromStore = new Map<string, EventEntry>();
 let feed: EventSource | null = null;
 
 const root = document.body;
@@ -95,31 +108,93 @@ const matches = (entry: EventEntry) => {
 };
 
 function addRow(list: HTMLElement, entry: EventEntry, atTop: boolean): void {
-  if (!matches(entry)) return;
+  const id = entry.record.event_id;
+  // A store's page may repeat rows already shown (the board's newest, the live feed's).
+  if (!matches(entry) || shown.has(id)) return;
   list.querySelector('.empty')?.remove();
   const row = eventRow(ctx, entry);
   if (atTop) list.prepend(row);
   else list.append(row);
-  oldestSeq = Math.min(oldestSeq, entry.seq);
-  while (list.children.length > MAX_ROWS) list.lastElementChild?.remove();
+  shown.add(id);
+  if (entry.seq === null) fromStore.set(id, entry);
+  while (!paged && list.children.length > MAX_ROWS) {
+    const last = list.lastElementChild as HTMLElement;
+    shown.delete(last.dataset.id ?? '');
+    fromStore.delete(last.dataset.id ?? '');
+    last.remove();
+  }
 }
 
-function eventQuery(before?: number): string {
+function eventQuery(before: string | null): string {
   const q = new URLSearchParams({ limit: '50', types: [...filters.types].join(',') });
-  if (before !== undefined && Number.isFinite(before)) q.set('before', String(before));
+  if (before !== null) q.set('before', before);
   if (filters.camera) q.set('camera', filters.camera);
   if (filters.event) q.set('event', filters.event);
   return `/watch/api/events?${q}`;
 }
 
-async function reloadEvents(list: HTMLElement, before?: number): Promise<void> {
-  const { events } = await getJson<{ events: EventEntry[] }>(eventQuery(before));
-  if (before === undefined) {
-    list.replaceChildren();
-    oldestSeq = Infinity;
-  }
-  for (const entry of events) addRow(list, entry, false);
+function showEvents(list: HTMLElement, page: { events: EventEntry[]; next: string | null }): void {
+  list.replaceChildren();
+  shown.clear();
+  fromStore.clear();
+  paged = false;
+  for (const entry of page.events) addRow(list, entry, false);
   if (!list.children.length) list.append(h('li', { class: 'empty' }, ctx.t.noEvents));
+  setOlder(page.next);
+}
+
+async function reloadEvents(list: HTMLElement): Promise<void> {
+  const mine = ++generation;
+  const page = await getJson<EventsPage>(eventQuery(null));
+  if (mine === generation) showEvents(list, page);
+}
+
+function setOlder(next: string | null, status = ''): void {
+  olderCursor = next;
+  const button = document.getElementById('older') as HTMLButtonElement | null;
+  if (button) {
+    button.hidden = next === null;
+    button.disabled = false;
+  }
+  const note = document.getElementById('older-status');
+  if (note) note.textContent = next === null && paged ? ctx.t.storeStart : status;
+}
+
+/** The next older page from the store; pages that add nothing are followed on, a few per click. */
+async function loadOlder(list: HTMLElement): Promise<void> {
+  const mine = generation;
+  const button = document.getElementById('older') as HTMLButtonElement;
+  button.disabled = true;
+  document.getElementById('older-status')!.textContent = ctx.t.loading;
+  try {
+    for (let tries = 0; olderCursor !== null && tries < OLDER_TRIES; tries++) {
+      const page = await getJson<EventsPage>(eventQuery(olderCursor));
+      if (mine !== generation) return;
+      paged = true;
+      const before = shown.size;
+      for (const entry of page.events) addRow(list, entry, false);
+      olderCursor = page.next;
+      if (shown.size > before) break;
+    }
+    setOlder(olderCursor);
+  } catch (err) {
+    if (err instanceof Unauthorized) return showLogin();
+    // The pages already added stay; the next click goes on from the last one.
+    if (mine === generation) setOlder(olderCursor, ctx.t.olderFailed);
+  }
+}
+
+/**
+ * An event read from the store is kept (this tab's sessionStorage) when its link is followed: the
+ * server answers only for the events it keeps in memory, and finding one in the store means reading
+ * all of it.
+ */
+function rememberOpened(list: HTMLElement): void {
+  list.addEventListener('click', (e) => {
+    const id = (e.target as Element).closest('li[data-id]')?.getAttribute('data-id');
+    const entry = id ? fromStore.get(id) : undefined;
+    if (entry) sessionStorage.setItem(OPENED_KEY, JSON.stringify(entry));
+  });
 }
 
 function filterBar(list: HTMLElement, cameraIds: string[]): HTMLElement {
@@ -191,19 +266,19 @@ async function refreshServer(panel: HTMLElement): Promise<void> {
 async function showWatch(state: State): Promise<void> {
   const grid = h('div', { class: 'grid', id: 'cameras' });
   const list = h('ol', { class: 'events', id: 'events' });
-  const older = h('button', { type: 'button', class: 'older' }, ctx.t.older);
-  older.addEventListener('click', () => void reloadEvents(list, oldestSeq));
+  const older = h('button', { type: 'button', class: 'older', id: 'older' }, ctx.t.older);
+  older.addEventListener('click', () => void loadOlder(list));
+  rememberOpened(list);
   const panel = h('section', { class: 'panel', id: 'server' });
   const cameraIds = [...new Set([...state.cameras.map((c) => c.id)])].sort();
   root.replaceChildren(header(), h('main', {},
     h('section', {}, h('h2', {}, ctx.t.cameras), grid),
-    h('section', {}, h('h2', {}, ctx.t.events), filterBar(list, cameraIds), list, older),
+    h('section', {}, h('h2', {}, ctx.t.events), filterBar(list, cameraIds), list, older, h('p', { class: 'older-status', id: 'older-status', role: 'status' })),
     h('section', {}, h('h2', {}, ctx.t.server), panel)));
   cameras.clear();
   if (!state.cameras.length) grid.append(h('p', { class: 'empty' }, ctx.t.noCameras));
   for (const camera of state.cameras) upsertCamera(grid, camera, true);
-  for (const entry of state.events) addRow(list, entry, false);
-  if (!list.children.length) list.append(h('li', { class: 'empty' }, ctx.t.noEvents));
+  showEvents(list, { events: state.events, next: state.events_next });
   void refreshServer(panel);
   setInterval(() => void refreshServer(panel), 5000);
   connectFeed();
@@ -214,12 +289,18 @@ async function showEvent(id: string): Promise<void> {
   const main = h('main', { class: 'event-page' });
   root.replaceChildren(header(), main);
   let detail: EventDetail;
+  let note: HTMLElement | null = null;
   try {
     detail = await getJson<EventDetail>(`/watch/api/event?id=${encodeURIComponent(id)}`);
   } catch (err) {
     if (err instanceof Unauthorized) return showLogin();
-    main.append(h('p', {}, t.unknownEvent), h('p', {}, h('a', { href: '/watch' }, t.back)));
-    return;
+    const opened = JSON.parse(sessionStorage.getItem(OPENED_KEY) ?? 'null') as EventEntry | null;
+    if (opened?.record.event_id !== id) {
+      main.append(h('p', {}, t.unknownEvent), h('p', {}, h('a', { href: '/watch' }, t.back)));
+      return;
+    }
+    detail = { ...opened, start: null, points: [] };
+    note = h('p', { class: 'note' }, t.storedEvent);
   }
   const r = detail.record;
   const data = r.data ?? {};
@@ -233,10 +314,11 @@ async function showEvent(id: string): Promise<void> {
   main.append(
     h('p', {}, h('a', { href: '/watch' }, t.back)),
     h('h2', {}, `${eventLabel(lang, ctx.model.labels, event)} · ${r.event_type}`),
+    ...(note ? [note] : []),
     h('dl', { class: 'detail' },
       row(t.camera, r.session_id ?? '-'),
-      row(t.when, dateTime(lang, detail.received_ms)),
-      detail.start ? row(t.started, dateTime(lang, detail.start.received_ms)) : null,
+      row(t.when, detail.received_ms === null ? null : dateTime(lang, detail.received_ms)),
+      detail.start?.received_ms ? row(t.started, dateTime(lang, detail.start.received_ms)) : null,
       row(t.duration, duration === null ? null : `${clock(duration)} (${duration.toFixed(1)} s)`),
       row(t.score, prob === null ? null : prob.toFixed(2)),
       row(t.videoTime, ts === null ? null : `${ts >= 1e9 ? dateTime(lang, ts * 1000) : clock(ts)} (${ts})`),

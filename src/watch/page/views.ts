@@ -78,6 +78,7 @@ export function deliveryText(t: Strings, delivery: Delivery): string {
     case 'delivered': return t.delivered;
     case 'pending': return t.pending;
     case 'undelivered': return `${t.notDelivered} (${delivery.reason})`;
+    case 'unknown': return t.deliveryUnknown;
     default: return t.noMemo;
   }
 }
@@ -92,13 +93,19 @@ export function eventRow(ctx: Ctx, entry: EventEntry): HTMLElement {
   const duration = typeof data.duration_sec === 'number' ? data.duration_sec : null;
   const link = h('a', { href: `/watch/events/${encodeURIComponent(r.event_id)}` }, eventLabel(lang, ctx.model.labels, event));
   return h('li', { class: `event type-${r.event_type.toLowerCase()}`, 'data-id': r.event_id },
-    h('time', {}, timeOfDay(lang, entry.received_ms)),
+    h('time', {}, when(lang, entry.received_ms)),
     h('span', { class: 'type' }, r.event_type),
     h('span', { class: 'camera' }, r.session_id ?? '-'),
     link,
     prob !== null ? h('span', { class: 'prob' }, prob.toFixed(2)) : null,
     duration !== null ? h('span', { class: 'duration' }, clock(duration)) : null,
     r.event_type === 'END' ? h('span', { class: `delivery ${entry.delivery.state}` }, deliveryText(t, entry.delivery)) : null);
+}
+
+/** The time of day for today's events; older ones (paged back from the store) with their date. */
+function when(lang: Lang, ms: number | null): string {
+  if (ms === null) return '-';
+  return new Date(ms).toDateString() === new Date().toDateString() ? timeOfDay(lang, ms) : dateTime(lang, ms);
 }
 
 export function serverPanel(ctx: Ctx, s: ServerPanel): HTMLElement {
