@@ -53,3 +53,24 @@ t.test('refill() loads the JSON-object lines of a tail, in order, and counts the
   r.push(line(5));
   t.same(ns(r.lastJson(10)), [3, 4, 5], 'pushes continue after the refilled lines');
 });
+
+t.test('with store positions, any arrival order gives the store\'s order (replicas list alike)', async (t) => {
+  const positions = Array.from({ length: 40 }, (_, i) => i + 1);
+  const shuffled = [...positions].sort((a, b) => ((a * 7919) % 41) - ((b * 7919) % 41));
+  t.notSame(shuffled, positions, 'the arrival order differs from the store\'s');
+  for (const [name, order] of [['in order', positions], ['interleaved', shuffled]] as const) {
+    const r = new RecentEvents(10);
+    for (const p of order) r.push(line(p), p);
+    t.same(ns(r.lastJson(100)), positions.slice(-10), `${name}: the newest 10 by position`);
+  }
+  const r = new RecentEvents(3);
+  for (const p of [5, 6, 7]) r.push(line(p), p);
+  r.push(line(2), 2);
+  t.same(ns(r.lastJson(10)), [5, 6, 7], 'a record older than a full list is not kept');
+  r.push(line(1000));
+  t.same(ns(r.lastJson(10)), [6, 7, 1000], 'a line without a position goes last');
+  const refilled = new RecentEvents(5);
+  refilled.refill([line(3), line(4)], [3, 4]);
+  refilled.push(line(1), 1);
+  t.same(ns(refilled.lastJson(10)), [1, 3, 4], 'refilled lines keep their positions');
+});

@@ -11,9 +11,13 @@ import { NullSink, type EventSink } from './writer/event-sink.js';
 import { JsonlSink } from './writer/jsonl-sink.js';
 import { NatsContext } from './writer/nats/context.js';
 import { NatsSink } from './writer/nats/nats-sink.js';
+import { AlertReplica } from './writer/nats/alert-replica.js';
 import { KakaoAlerts } from './writer/kakao-alerts.js';
 import { KakaoClient } from './writer/kakao-client.js';
 import { KakaoTokens } from './writer/kakao-tokens.js';
+
+/** At shutdown, how long the last acknowledgements of memos (or their handing back) may take. */
+const ACKS_GRACE_MS = 2000;
 
 type AppendMessage = Extract<WriterIn, { type: 'append' }>;
 type OrderedMessage = Extract<WriterIn, { type: 'append' | 'reopen' | 'close' }>;
@@ -60,18 +64,22 @@ const alerts = new KakaoAlerts({
   outcome: (alert, delivered, reason) => {
     news.outcomes.push({ event_id: alert.event_id, delivered, reason });
     postNews();
+    alertReplica?.settle(alert, delivered, reason);
   },
 });
+/** Store 'nats': memos come from the consumer every replica shares, tokens from their shared bucket. */
+const alertReplica = nats ? new AlertReplica({ context: nats, tokens, alerts, kakao: init.kakao, logger }) : null;
 
 const ordered: OrderedMessage[] = [];
 let started = false;
 let pumping = false;
 let closing = false;
 
-tokens.load();
-const tail = await sink.start(init.events.keepRecent, (lines) => post({ type: 'followed', lines }));
-tokens.start();
-if (!tokens.usable()) logger.info('KAKAO_ACCESS_TOKEN is not set: END events send no Kakao memo');
+if (!alertReplica) tokens.load();
+const tail = await sink.start(init.events.keepRecent, (lines, positions) => post({ type: 'followed', lines, positions }));
+// A consumer with other settings throws here, before 'ready'.
+if (alertReplica) await alertReplica.start();
+else tokens.start();
 port.on('message', (message: WriterIn) => {
   try {
     handle(message);
@@ -79,7 +87,7 @@ port.on('message', (message: WriterIn) => {
     logger.error({ err: errorMessage(err) }, 'bug: the writer thread could not handle a message');
   }
 });
-post({ type: 'ready', tail: tail.lines, tornBytes: tail.torn?.bytes ?? 0, oversizedLines: tail.oversized, problem: sink.problem() });
+post({ type: 'ready', tail: tail.lines, tailPositions: tail.positions ?? null, tornBytes: tail.torn?.bytes ?? 0, oversizedLines: tail.oversized, problem: sink.problem() });
 started = true;
 
 function handle(message: WriterIn): void {
@@ -144,13 +152,14 @@ function takeAppends(): AppendMessage[] {
 async function writeBatches(batches: AppendMessage[]): Promise<void> {
   const last = batches[batches.length - 1]!;
   const count = batches.reduce((sum, b) => sum + b.count, 0);
+  let positions: number[] | void;
   try {
-    await sink.append(batches.length === 1 ? last.lines : batches.map((b) => b.lines).join(''), batches.flatMap((b) => b.alerts));
+    positions = await sink.append(batches.length === 1 ? last.lines : batches.map((b) => b.lines).join(''), batches.flatMap((b) => b.alerts));
   } catch (err) {
     post({ type: 'failed', seq: last.seq, error: { code: 'event_log_unavailable', message: errorMessage(err) } });
     return;
   }
-  post({ type: 'written', seq: last.seq, count });
+  post({ type: 'written', seq: last.seq, count, positions: positions ?? null });
   if (!sink.sendsAlerts) for (const batch of batches) for (const alert of batch.alerts) alerts.enqueue(alert);
 }
 
@@ -171,11 +180,13 @@ async function answer(id: number, call: KakaoDebugCall): Promise<void> {
 async function shutdown(kakaoGraceMs: number): Promise<void> {
   closing = true;
   try {
+    await alertReplica?.stop(); // memos in hand are sent within the grace or handed back to the other replicas
     await sink.close();
     await alerts.close(kakaoGraceMs);
     tokens.close();
     await client.close();
     await alerts.settled();
+    await alertReplica?.close(ACKS_GRACE_MS);
     await nats?.close(); // last: the NATS parts above may still use the connection
   } finally {
     post({ type: 'closed' }); // the main thread waits for this, whatever went wrong above

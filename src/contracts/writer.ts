@@ -128,9 +128,13 @@ export type KakaoCounter = 'sends' | 'undelivered' | 'refreshes';
 
 export type WriterOut =
   /** Start-up done: the log's last lines (oldest first) for the recent list, and what was found at its end. */
-  | { type: 'ready'; tail: string[]; tornBytes: number; oversizedLines: number; problem: string | null }
-  /** Every line up to and including `seq` is written (and synced, per the fsync policy). */
-  | { type: 'written'; seq: number; count: number }
+  | { type: 'ready'; tail: string[]; tailPositions: number[] | null; tornBytes: number; oversizedLines: number; problem: string | null }
+  /**
+   * Every line up to and including `seq` is written (and synced, per the fsync policy). A shared
+   * store gives the `count` lines' positions in it (stream sequences), in order; tail and followed
+   * lines carry theirs too, so every replica orders its recent list alike.
+   */
+  | { type: 'written'; seq: number; count: number; positions: number[] | null }
   /** Lines up to `seq` that were not yet written could not be: none of their bytes remain in the log. */
   | { type: 'failed'; seq: number; error: ErrorData }
   /** The log became unwritable (problem set) or writable again (null). */
@@ -144,5 +148,5 @@ export type WriterOut =
   | { type: 'kakao-reply'; id: number; body: Record<string, unknown> }
   | { type: 'page-reply'; id: number; page: EventPage | null; error: string | null }
   /** Records other replicas stored (shared store only), in the store's order, as they arrive. */
-  | { type: 'followed'; lines: string[] }
+  | { type: 'followed'; lines: string[]; positions: number[] }
   | { type: 'closed' };

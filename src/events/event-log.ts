@@ -39,7 +39,7 @@ export class EventLog {
   private constructor(client: WriterClient, recent: RecentEvents, kakaoGraceMs: number, maxEventBytes: number) {
     this.client = client;
     client.onAlertOutcome = (outcome) => { for (const w of this.watchers) w.alertOutcome(outcome); };
-    client.onFollowed = (lines) => this.followed(lines);
+    client.onFollowed = (lines, positions) => this.followed(lines, positions);
     this.recent = recent;
     this.kakaoGraceMs = kakaoGraceMs;
     this.maxEventBytes = maxEventBytes;
@@ -50,7 +50,7 @@ export class EventLog {
     const { events, kakao } = options;
     const start = await WriterClient.start(options, logger, metrics);
     const recent = new RecentEvents(events.keepRecent);
-    const refill = recent.refill(start.tail);
+    const refill = recent.refill(start.tail, start.tailPositions ?? undefined);
     const facts = events.store === 'nats'
       ? { store: 'nats', stream: describeStore(events), replica: events.nats?.replicaId, recent: refill.loaded }
       : { store: 'file', path: events.logPath, recent: refill.loaded, fsync: events.fsync };
@@ -78,9 +78,9 @@ export class EventLog {
       return Promise.reject(new AppError('payload_too_large', `the event is ${bytes} bytes as a log line; the limit is ${this.maxEventBytes} (BACKEND_EVENT_MAX_BYTES)`));
     }
     const alert = options?.alert ? alertFor(record, this.labels()) : null;
-    // Acks settle in FIFO order, so the recent list keeps the log's order.
-    return this.client.append(line, alert).then(() => {
-      this.recent.push(line);
+    // Acks settle in FIFO order; a shared store's positions place the line among the other replicas' records.
+    return this.client.append(line, alert).then((position) => {
+      this.recent.push(line, position);
       for (const w of this.watchers) w.written(record, line, alert !== null);
     });
   }
@@ -135,11 +135,11 @@ export class EventLog {
   }
 
   /** Records other replicas stored: they join the recent list and the watchers as this replica's own do. */
-  private followed(lines: string[]): void {
-    for (const line of lines) {
+  private followed(lines: string[], positions: number[]): void {
+    for (const [i, line] of lines.entries()) {
       const record = parseJsonObject(line) as EventRecord | null;
       if (!record) continue;
-      this.recent.push(line);
+      this.recent.push(line, positions[i] ?? null);
       for (const w of this.watchers) w.written(record, line, false);
     }
   }

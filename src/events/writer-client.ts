@@ -13,8 +13,9 @@ import { startWorkerThread } from '../worker-thread.js';
 
 export interface WriterStart {
   client: WriterClient;
-  /** The log's last lines, oldest first, for the recent list. */
+  /** The log's last lines, oldest first, for the recent list; with their positions in a shared store. */
   tail: string[];
+  tailPositions: number[] | null;
   tornBytes: number;
   oversizedLines: number;
 }
@@ -22,7 +23,8 @@ export interface WriterStart {
 interface PendingAppend {
   seq: number;
   at: number;
-  resolve(): void;
+  /** With the line's position in a shared store, else null. */
+  resolve(position: number | null): void;
   reject(err: AppError): void;
 }
 
@@ -58,7 +60,7 @@ export class WriterClient {
   /** Told what became of each END's memo (the writer thread reports it by event_id). */
   onAlertOutcome: ((outcome: AlertOutcome) => void) | null = null;
   /** Told of records other replicas stored (shared store only), in the store's order. */
-  onFollowed: ((lines: string[]) => void) | null = null;
+  onFollowed: ((lines: string[], positions: number[]) => void) | null = null;
 
   private constructor(worker: Worker, problem: string | null, backlogMax: number, logger: Logger, metrics: Metrics) {
     this.worker = worker;
@@ -88,13 +90,16 @@ export class WriterClient {
           return;
         }
         const client = new WriterClient(worker, message.problem, init.events.backlogMax, logger, metrics);
-        resolve({ client, tail: message.tail, tornBytes: message.tornBytes, oversizedLines: message.oversizedLines });
+        resolve({ client, tail: message.tail, tailPositions: message.tailPositions, tornBytes: message.tornBytes, oversizedLines: message.oversizedLines });
       });
     });
   }
 
-  /** Resolves once `line` is written; rejects with AppError event_backlog_full | event_log_unavailable | shutting_down. */
-  append(line: string, alert: AlertRequest | null): Promise<void> {
+  /**
+   * Resolves once `line` is written, with its position in a shared store (else null); rejects with
+   * AppError event_backlog_full | event_log_unavailable | shutting_down.
+   */
+  append(line: string, alert: AlertRequest | null): Promise<number | null> {
     if (this.closing) return Promise.reject(new AppError('shutting_down', 'the server is shutting down'));
     if (this.stopped) return Promise.reject(new AppError('event_log_unavailable', this.problem ?? 'event writer stopped'));
     const waiting = this.pending.length - this.head;
@@ -105,7 +110,7 @@ export class WriterClient {
     this.batchLines.push(line);
     if (alert) this.batchAlerts.push(alert);
     const seq = this.nextSeq++;
-    const promise = new Promise<void>((resolve, reject) => {
+    const promise = new Promise<number | null>((resolve, reject) => {
       this.pending.push({ seq, at: performance.now(), resolve, reject });
     });
     this.metrics.events.backlog.set(waiting + 1);
@@ -179,7 +184,7 @@ export class WriterClient {
   private onMessage(message: WriterOut): void {
     switch (message.type) {
       case 'written':
-        this.settle(message.seq, null);
+        this.settle(message.seq, null, message.positions);
         this.metrics.events.written.inc(message.count);
         this.metrics.events.writeBatch.observe(message.count);
         return;
@@ -208,7 +213,7 @@ export class WriterClient {
         return;
       }
       case 'followed':
-        this.onFollowed?.(message.lines);
+        this.onFollowed?.(message.lines, message.positions);
         return;
       case 'closed':
         this.onClosed?.();
@@ -231,17 +236,18 @@ export class WriterClient {
     else kakao.refreshes.inc({ outcome: label });
   }
 
-  /** Settles, in order, every pending append up to `seq`. */
-  private settle(seq: number, error: AppError | null): void {
+  /** Settles, in order, every pending append up to `seq`; `positions` are those of the appends written, in order. */
+  private settle(seq: number, error: AppError | null, positions: number[] | null = null): void {
     const now = performance.now();
     const pending = this.pending;
-    let i = this.head;
+    const first = this.head;
+    let i = first;
     for (; i < pending.length && pending[i]!.seq <= seq; i++) {
       const entry = pending[i]!;
       if (error) entry.reject(error);
       else {
         this.metrics.events.lag.observe((now - entry.at) / 1000);
-        entry.resolve();
+        entry.resolve(positions?.[i - first] ?? null);
       }
     }
     this.head = i;

@@ -5,19 +5,23 @@
 import type { AlertRequest, EventPage, EventPageQuery } from '../../src/contracts/writer.js';
 import { emptyLogTail, type LogTail } from '../../src/common/log-tail.js';
 
+/** The store's last records; a shared store adds each one's position (its stream sequence). */
+export type StoreTail = LogTail & { positions?: number[] };
+
 export interface EventSink {
   /**
    * Reads the last `maxLines` records (oldest first), then gets ready for appends. Never throws for
    * an unwritable store: see problem(). A shared store then calls `followed` with the records other
    * replicas store, in the store's order, as they arrive.
    */
-  start(maxLines: number, followed: (lines: string[]) => void): Promise<LogTail>;
+  start(maxLines: number, followed: (lines: string[], positions: number[]) => void): Promise<StoreTail>;
   /**
    * Stores a batch of complete lines (each ending in "\n") as one unit; rejects with the reason when
    * it cannot. `alerts` are the END memos the batch asks for: a sink whose `sendsAlerts` is true
-   * hands them on itself; otherwise the writer sends them once the batch is stored.
+   * hands them on itself; otherwise the writer sends them once the batch is stored. A shared store
+   * resolves with each line's position in it.
    */
-  append(batch: string, alerts: readonly AlertRequest[]): Promise<void>;
+  append(batch: string, alerts: readonly AlertRequest[]): Promise<number[] | void>;
   /** True when memos travel through the store (one replica sends each), false when this process sends them. */
   readonly sendsAlerts: boolean;
   /** A page of older records, newest first, from the whole store. */

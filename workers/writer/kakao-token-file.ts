@@ -1,26 +1,51 @@
 /**
- * The Kakao token file: where refreshed tokens survive a restart. Written atomically (temporary
- * file, fsync, rename, fsync of the folder) so a crash leaves the old file or the new, never half.
+ * The Kakao token file: where refreshed tokens survive a restart (the file event store's token
+ * store). Written atomically (temporary file, fsync, rename, fsync of the folder) so a crash
+ * leaves the old file or the new, never half.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import type { RefreshTurn, SavedTokens, TokenStore } from './kakao-token-store.js';
 
-/** It records which environment tokens it descends from, so tokens set after a fresh login win over it. */
-export interface TokenFile {
-  version: 1;
-  access_token: string | null;
-  access_token_expires_at: string | null;
-  refresh_token: string;
-  refresh_token_expires_at: string | null;
-  env_refresh_token_sha256: string | null;
-  env_access_token_sha256: string | null;
-  saved_at: string;
+/** One process's tokens: read at start, written after each refresh; nobody else refreshes them. */
+export class TokenFileStore implements TokenStore {
+  readonly source = 'file';
+  private readonly path: string;
+  private readonly logger: Logger;
+
+  constructor(path: string, logger: Logger) {
+    this.path = path;
+    this.logger = logger;
+  }
+
+  saved(): SavedTokens | null {
+    return readTokenFile(this.path, this.logger);
+  }
+
+  async seed(): Promise<null> {
+    return null;
+  }
+
+  async takeTurn(): Promise<RefreshTurn> {
+    return {
+      saved: null,
+      save: async (tokens) => {
+        saveTokenFile(this.path, tokens, this.logger);
+        return null;
+      },
+      release: async () => {},
+    };
+  }
+
+  follow(): void {}
+
+  async close(): Promise<void> {}
 }
 
 /** The file's tokens, or null when there is none or it is unusable (reported). */
-export function readTokenFile(path: string, logger: Logger): TokenFile | null {
+function readTokenFile(path: string, logger: Logger): SavedTokens | null {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -30,7 +55,7 @@ export function readTokenFile(path: string, logger: Logger): TokenFile | null {
     return null;
   }
   try {
-    const file = JSON.parse(text) as TokenFile;
+    const file = JSON.parse(text) as SavedTokens;
     if (typeof file.refresh_token === 'string' && file.refresh_token) return file;
   } catch {
     // reported below
@@ -40,7 +65,7 @@ export function readTokenFile(path: string, logger: Logger): TokenFile | null {
 }
 
 /** Saves atomically with mode 0600; a failure is logged (the tokens stay in memory), never thrown. */
-export function saveTokenFile(path: string, file: TokenFile, logger: Logger): void {
+function saveTokenFile(path: string, file: SavedTokens, logger: Logger): void {
   const temp = `${path}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true });

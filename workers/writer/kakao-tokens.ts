@@ -1,15 +1,18 @@
 /**
  * Kakao token state: the access token and its expiry, the refresh token and what Kakao last said
  * of it. Refreshes ahead of expiry and on -401, one at a time, backing off when Kakao rejects the
- * tokens it has just handed out; every refresh is saved atomically to the token file, read back at
- * start, so a restart or a rotated refresh token never breaks alerts.
+ * tokens it has just handed out. Every refresh is saved in the token store (the token file, read
+ * back at start; or a bucket shared by the replicas, whose refreshes are taken in turns and whose
+ * tokens every replica follows), so a restart or a rotated refresh token never breaks alerts.
  */
 import { inspect } from 'node:util';
 import type { Logger } from 'pino';
 import type { KakaoConfig, KakaoCounter } from '../../src/contracts/writer.js';
+import { errorMessage } from '../../src/common/errors.js';
 import { systemClock, type Clock } from './kakao-clock.js';
 import { describeError, type KakaoApi, type KakaoError, type KakaoReply } from './kakao-client.js';
-import { readTokenFile, saveTokenFile, sha256 } from './kakao-token-file.js';
+import { sha256, TokenFileStore } from './kakao-token-file.js';
+import type { RefreshTurn, SavedTokens, TokenStore } from './kakao-token-store.js';
 
 export type RefreshTokenState = 'not_configured' | 'unverified' | 'valid' | 'invalid';
 
@@ -35,12 +38,14 @@ const REJECTED_REFRESH_BACKOFF_CAP_MS = 30 * 60_000;
 export class KakaoTokens {
   private readonly deps: KakaoTokensDeps;
   private readonly clock: Clock;
+  /** Where the tokens are saved and who refreshes them: the token file unless load() is given another. */
+  private store: TokenStore;
   private access: string | null = null;
   private accessExpiresAt: number | null = null;
   private refreshToken: string | null = null;
   private refreshExpiresAt: number | null = null;
   private state: RefreshTokenState = 'not_configured';
-  private source: 'env' | 'file' | 'none' = 'none';
+  private source: 'env' | 'file' | 'bucket' | 'none' = 'none';
   private refreshing: Promise<boolean> | null = null;
   private cancelTimer: (() => void) | null = null;
   /** On-demand refreshes wait until then. */
@@ -56,6 +61,7 @@ export class KakaoTokens {
   constructor(deps: KakaoTokensDeps) {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
+    this.store = new TokenFileStore(deps.config.tokenFile, deps.logger);
   }
 
   /** What a logged or serialised instance shows: its state, never a token (private fields are plain properties). */
@@ -71,29 +77,45 @@ export class KakaoTokens {
     return this.state;
   }
 
-  /** Picks the tokens: the file's when it descends from the environment's refresh token, else the environment's. */
-  load(): void {
+  /**
+   * Picks the tokens: the ones saved in `store` (the token file by default) when they descend from
+   * the environment's refresh token, else the environment's, which a shared store then takes on
+   * for every replica. The choice is made on return; the promise settles once the store has the
+   * tokens (at once for the file).
+   */
+  load(store: TokenStore = this.store): Promise<void> {
     const { config, logger } = this.deps;
-    const file = readTokenFile(config.tokenFile, logger);
-    const applies = file !== null && (config.refreshToken === null || file.env_refresh_token_sha256 === sha256(config.refreshToken));
-    if (file && applies) {
-      this.source = 'file';
-      this.refreshToken = file.refresh_token;
-      this.refreshExpiresAt = parseTime(file.refresh_token_expires_at);
-      const envAccessIsNew = config.accessToken !== null && sha256(config.accessToken) !== file.env_access_token_sha256;
-      this.access = envAccessIsNew ? config.accessToken : file.access_token;
-      this.accessExpiresAt = envAccessIsNew ? null : parseTime(file.access_token_expires_at);
+    this.store = store;
+    store.follow((tokens) => this.adopt(tokens));
+    const saved = store.saved();
+    const applies = saved !== null && (config.refreshToken === null || saved.env_refresh_token_sha256 === sha256(config.refreshToken));
+    let seed: boolean;
+    if (saved && applies) {
+      this.source = this.store.source;
+      this.refreshToken = saved.refresh_token;
+      this.refreshExpiresAt = parseTime(saved.refresh_token_expires_at);
+      const envAccessIsNew = config.accessToken !== null && sha256(config.accessToken) !== saved.env_access_token_sha256;
+      this.access = envAccessIsNew ? config.accessToken : saved.access_token;
+      this.accessExpiresAt = envAccessIsNew ? null : parseTime(saved.access_token_expires_at);
+      seed = envAccessIsNew;
     } else {
-      if (file) logger.info({ path: config.tokenFile }, 'KAKAO_REFRESH_TOKEN changed since the token file was saved; using the environment');
+      if (saved) logger.info({ store: this.store.source }, 'KAKAO_REFRESH_TOKEN changed since the tokens were saved; using the environment');
       this.source = config.accessToken || config.refreshToken ? 'env' : 'none';
       this.access = config.accessToken;
       this.refreshToken = config.refreshToken;
+      seed = this.refreshToken !== null;
     }
     this.state = config.restApiKey && this.refreshToken ? 'unverified' : 'not_configured';
+    if (!seed) return Promise.resolve();
+    return this.store.seed(this.snapshot()).then(
+      (newer) => { if (newer) this.adopt(newer); },
+      (err: unknown) => logger.warn({ err: errorMessage(err), store: this.store.source }, 'cannot save the environment\'s Kakao tokens; the other replicas keep theirs'),
+    );
   }
 
   /** Learns the access token's expiry (or gets one) and schedules the refresh ahead of it. */
   start(): void {
+    if (!this.usable()) this.deps.logger.info('KAKAO_ACCESS_TOKEN is not set: END events send no Kakao memo');
     if (!this.canRefresh()) return;
     if (this.access === null) void this.refresh('no access token');
     else if (this.accessExpiresAt === null) void this.learnExpiry();
@@ -166,6 +188,7 @@ export class KakaoTokens {
     };
   }
 
+  /** Stops refreshing; the store is the caller's to close. */
   close(): void {
     this.closed = true;
     this.cancelTimer?.();
@@ -203,33 +226,73 @@ export class KakaoTokens {
     return { kind: 'no_token', code: 'no_token', message, status: null };
   }
 
+  /**
+   * One refresh, in the store's turn. When the saved access token is no longer the one this
+   * process found stale, another replica has refreshed meanwhile: its tokens are taken instead.
+   */
   private async doRefresh(reason: string): Promise<boolean> {
-    const { config, client, logger, report } = this.deps;
-    const reply = await client.refresh(config.restApiKey!, this.refreshToken!, config.clientSecret);
-    const now = this.clock.now();
-    if (reply.ok && typeof reply.body.access_token === 'string') {
-      const body = reply.body;
-      this.access = body.access_token as string;
-      this.unproven = this.access;
-      this.accessExpiresAt = typeof body.expires_in === 'number' ? now + body.expires_in * 1000 : null;
-      const rotated = typeof body.refresh_token === 'string';
-      if (rotated) {
-        this.refreshToken = body.refresh_token as string;
-        this.refreshExpiresAt = typeof body.refresh_token_expires_in === 'number' ? now + body.refresh_token_expires_in * 1000 : null;
-      }
-      this.state = 'valid';
-      this.lastRefreshAt = now;
-      this.lastError = null;
-      this.retryAfter = 0;
-      this.save();
-      report('refreshes', 'ok');
-      logger.info({ reason, expires_in: body.expires_in, refresh_token_rotated: rotated }, 'Kakao access token refreshed');
-      this.schedule();
-      return true;
+    const stale = this.access;
+    let turn: RefreshTurn;
+    try {
+      turn = await this.store.takeTurn();
+    } catch (err) {
+      return this.failed(reason, { kind: 'transient', code: 'token_store', message: `the token store: ${errorMessage(err)}`, status: null });
     }
-    const error: KakaoError = reply.ok
-      ? { kind: 'rejected', code: 'no_access_token', message: 'the refresh answer holds no access_token', status: reply.status }
-      : reply.error;
+    try {
+      const saved = turn.saved;
+      if (saved && saved.access_token !== null && saved.access_token !== stale) {
+        this.adopt(saved);
+        this.deps.logger.info({ reason }, 'Kakao access token taken from another replica\'s refresh');
+        return true;
+      }
+      if (saved) {
+        this.refreshToken = saved.refresh_token;
+        this.refreshExpiresAt = parseTime(saved.refresh_token_expires_at);
+      }
+      return await this.refreshNow(reason, turn);
+    } finally {
+      await turn.release();
+    }
+  }
+
+  private async refreshNow(reason: string, turn: RefreshTurn): Promise<boolean> {
+    const { config, client, logger, report } = this.deps;
+    const from = this.refreshToken!;
+    const reply = await client.refresh(config.restApiKey!, from, config.clientSecret);
+    const now = this.clock.now();
+    if (!reply.ok || typeof reply.body.access_token !== 'string') {
+      return this.failed(reason, reply.ok
+        ? { kind: 'rejected', code: 'no_access_token', message: 'the refresh answer holds no access_token', status: reply.status }
+        : reply.error);
+    }
+    const body = reply.body;
+    this.access = body.access_token as string;
+    this.unproven = this.access;
+    this.accessExpiresAt = typeof body.expires_in === 'number' ? now + body.expires_in * 1000 : null;
+    const rotated = typeof body.refresh_token === 'string';
+    if (rotated) {
+      this.refreshToken = body.refresh_token as string;
+      this.refreshExpiresAt = typeof body.refresh_token_expires_in === 'number' ? now + body.refresh_token_expires_in * 1000 : null;
+    }
+    this.state = 'valid';
+    this.lastRefreshAt = now;
+    this.lastError = null;
+    this.retryAfter = 0;
+    report('refreshes', 'ok');
+    logger.info({ reason, expires_in: body.expires_in, refresh_token_rotated: rotated }, 'Kakao access token refreshed');
+    try {
+      const newer = await turn.save(this.snapshot(), from);
+      if (newer) this.adopt(newer);
+    } catch (err) {
+      logger.error({ err: errorMessage(err), store: this.store.source }, 'cannot save the refreshed Kakao tokens; the other replicas keep the old ones');
+    }
+    this.schedule();
+    return true;
+  }
+
+  private failed(reason: string, error: KakaoError): false {
+    const { logger, report } = this.deps;
+    if (this.closed) return false;
     this.lastError = describeError(error);
     if (error.kind === 'invalid_grant') {
       this.state = 'invalid';
@@ -241,9 +304,30 @@ export class KakaoTokens {
     }
     report('refreshes', 'failed');
     logger.warn({ reason, error: this.lastError }, 'Kakao token refresh failed; trying again later');
-    this.retryAfter = now + REFRESH_RETRY_MS;
+    this.retryAfter = this.clock.now() + REFRESH_RETRY_MS;
     this.schedule(REFRESH_RETRY_MS);
     return false;
+  }
+
+  /**
+   * Takes on tokens another replica saved (or that superseded this one's refresh), so every
+   * replica uses the newest access token and refresh token.
+   */
+  private adopt(tokens: SavedTokens): void {
+    if (this.closed || (tokens.access_token === this.access && tokens.refresh_token === this.refreshToken)) return;
+    if (tokens.refresh_token !== this.refreshToken && this.state !== 'valid') {
+      // A new login saved by a replica started with it: memos resume here too.
+      this.state = this.deps.config.restApiKey ? 'unverified' : 'not_configured';
+    }
+    this.source = this.store.source;
+    this.access = tokens.access_token;
+    this.accessExpiresAt = parseTime(tokens.access_token_expires_at);
+    this.refreshToken = tokens.refresh_token;
+    this.refreshExpiresAt = parseTime(tokens.refresh_token_expires_at);
+    this.unproven = null;
+    this.retryAfter = 0;
+    if (this.accessExpiresAt === null) void this.learnExpiry();
+    else this.schedule();
   }
 
   private async learnExpiry(): Promise<void> {
@@ -271,9 +355,10 @@ export class KakaoTokens {
     this.cancelTimer = this.clock.setTimer(() => void this.refresh('access token expires soon', true), wait);
   }
 
-  private save(): void {
-    const { config, logger } = this.deps;
-    saveTokenFile(config.tokenFile, {
+  /** The tokens as the store keeps them. */
+  private snapshot(): SavedTokens {
+    const { config } = this.deps;
+    return {
       version: 1,
       access_token: this.access,
       access_token_expires_at: isoOrNull(this.accessExpiresAt),
@@ -282,7 +367,7 @@ export class KakaoTokens {
       env_refresh_token_sha256: config.refreshToken ? sha256(config.refreshToken) : null,
       env_access_token_sha256: config.accessToken ? sha256(config.accessToken) : null,
       saved_at: isoOrNull(this.clock.now())!,
-    }, logger);
+    };
   }
 }
 

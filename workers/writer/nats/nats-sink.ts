@@ -10,13 +10,13 @@ import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { AlertRequest, EventPage, EventPageQuery } from '../../../src/contracts/writer.js';
 import { errorMessage } from '../../../src/common/errors.js';
-import { emptyLogTail, type LogTail } from '../../../src/common/log-tail.js';
+import { emptyLogTail } from '../../../src/common/log-tail.js';
 import { recordMatches } from '../../../src/common/event-filter.js';
 import { parseJsonObject } from '../../../src/common/parse-json-object.js';
 import {
   ALERT_HEADER, alertSubject, encodeAlert, readRange, recordSubject, REPLICA_HEADER, streamBounds, type StoredRecord,
 } from '../../../src/common/event-stream.js';
-import type { EventSink } from '../event-sink.js';
+import type { EventSink, StoreTail } from '../event-sink.js';
 import type { NatsContext, NatsHandles } from './context.js';
 
 /**
@@ -48,12 +48,13 @@ export class NatsSink implements EventSink {
   private readonly alertSubject: string;
   /** Rejections of the appends waiting for acks: a lost connection fails them at once. */
   private readonly waiting = new Set<(err: Error) => void>();
-  private followed: ((lines: string[]) => void) | null = null;
+  private followed: ((lines: string[], positions: number[]) => void) | null = null;
   private following: ConsumerMessages | null = null;
   private startingToFollow = false;
   /** The last stream sequence handed on (or read in the tail); following resumes after it. */
   private lastSeen: number | null = null;
   private batch: string[] = [];
+  private batchPositions: number[] = [];
   private closed = false;
   private readonly stopListening: (() => void)[] = [];
 
@@ -63,11 +64,11 @@ export class NatsSink implements EventSink {
     this.alertSubject = alertSubject(context.config.stream);
   }
 
-  async start(maxLines: number, followed: (lines: string[]) => void): Promise<LogTail> {
+  async start(maxLines: number, followed: (lines: string[], positions: number[]) => void): Promise<StoreTail> {
     this.followed = followed;
     this.stopListening.push(this.context.onLost((reason) => this.failWaiting(reason)));
     await this.context.start(); // a stream that disagrees with the settings throws here, before 'ready'
-    const tail = emptyLogTail();
+    const tail: StoreTail = { ...emptyLogTail(), positions: [] };
     const handles = this.context.usable() ? this.context.handles : null;
     if (handles) {
       try {
@@ -75,6 +76,7 @@ export class NatsSink implements EventSink {
         if (bounds.count > 0 && maxLines > 0) {
           for await (const record of readRange(handles.js, this.context.config.stream, Math.max(bounds.first, bounds.last - maxLines + 1), bounds.last)) {
             tail.lines.push(record.line);
+            tail.positions!.push(record.seq);
           }
         }
         this.lastSeen = bounds.last;
@@ -87,18 +89,19 @@ export class NatsSink implements EventSink {
     return tail;
   }
 
-  async append(batch: string, alerts: readonly AlertRequest[]): Promise<void> {
+  async append(batch: string, alerts: readonly AlertRequest[]): Promise<number[]> {
     const handles = this.context.usable() ? this.context.handles : null;
     if (!handles || this.closed) throw new Error(this.closed ? 'the event store is closed' : this.context.problem() ?? 'NATS is not connected');
     const alertFor = alerts.length > 0 ? new Map(alerts.map((alert) => [alert.event_id, alert])) : null;
     const lines = batch.split('\n');
     lines.pop(); // the batch ends with "\n"
+    let positions: number[];
     try {
-      await new Promise<void>((resolve, reject) => {
+      positions = await new Promise<number[]>((resolve, reject) => {
         this.waiting.add(reject);
         // Every line at once: the acks come back pipelined on the one connection.
         Promise.all(lines.map((line) => this.publish(handles, line, alertFor)))
-          .then(() => resolve(), reject)
+          .then(resolve, reject)
           .finally(() => this.waiting.delete(reject));
       });
     } catch (err) {
@@ -106,6 +109,7 @@ export class NatsSink implements EventSink {
       throw err;
     }
     this.context.storeWorked();
+    return positions;
   }
 
   async page(query: EventPageQuery): Promise<EventPage> {
@@ -162,7 +166,8 @@ export class NatsSink implements EventSink {
     return this.context.problem();
   }
 
-  private async publish(handles: NatsHandles, line: string, alertFor: Map<string, AlertRequest> | null): Promise<void> {
+  /** Resolves with the record's stream sequence (the first one's, for a repeat within the duplicate window). */
+  private async publish(handles: NatsHandles, line: string, alertFor: Map<string, AlertRequest> | null): Promise<number> {
     const eventId = EVENT_ID_AT_END.exec(line)?.[1] ?? eventIdOf(line);
     const alert = eventId !== null ? alertFor?.get(eventId) : undefined;
     const head = headers();
@@ -173,8 +178,8 @@ export class NatsSink implements EventSink {
     for (;;) {
       try {
         // The same msgID on every attempt: a record whose ack was lost is still stored once.
-        await handles.js.publish(subject, line, { headers: head, timeout: ACK_TIMEOUT_MS, ...(eventId !== null ? { msgID: eventId } : {}) });
-        return;
+        const ack = await handles.js.publish(subject, line, { headers: head, timeout: ACK_TIMEOUT_MS, ...(eventId !== null ? { msgID: eventId } : {}) });
+        return ack.seq;
       } catch (err) {
         const timedOut = err instanceof TimeoutError;
         const noResponders = (err as Error).name === 'JetStreamNotEnabled';
@@ -241,13 +246,16 @@ export class NatsSink implements EventSink {
     if (msg.headers?.get(REPLICA_HEADER) === this.context.replicaId) return;
     if (this.batch.length === 0) setImmediate(() => this.flushFollowed());
     this.batch.push(msg.string());
+    this.batchPositions.push(msg.seq);
   }
 
   private flushFollowed(): void {
     if (this.batch.length === 0) return;
     const lines = this.batch;
+    const positions = this.batchPositions;
     this.batch = [];
-    this.followed?.(lines);
+    this.batchPositions = [];
+    this.followed?.(lines, positions);
   }
 }
 
