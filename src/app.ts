@@ -142,8 +142,9 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   }
   if (!UWS_IS_NATIVE) logger.warn('uWebSockets.js native binary did not load for this Node.js version: running on its slow pure-JS fallback');
   logger.info({ host: config.http.host, port, native: UWS_IS_NATIVE, workers: config.inference.workers, models: models.models.map((m) => m.ref) }, 'listening');
-  if (config.http.reusePort) {
-    logger.warn({ port }, 'BACKEND_REUSE_PORT: this port may be shared with other processes; each keeps its own event log state (recent events, Idempotency-Keys, Kakao cooldowns), so /event/recent and retries see only this process\'s events');
+  // With the NATS store the processes sharing the port share the event state too.
+  if (config.http.reusePort && config.events.store === 'file') {
+    logger.warn({ port }, 'BACKEND_REUSE_PORT: this port may be shared with other processes; each keeps its own event log state (recent events, Idempotency-Keys, Kakao cooldowns), so /event/recent and retries see only this process\'s events; BACKEND_EVENT_STORE=nats shares it');
   }
 
   const ready = models.ready.then(() => {
