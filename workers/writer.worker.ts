@@ -12,6 +12,7 @@ import { JsonlSink } from './writer/jsonl-sink.js';
 import { NatsContext } from './writer/nats/context.js';
 import { NatsSink } from './writer/nats/nats-sink.js';
 import { AlertReplica } from './writer/nats/alert-replica.js';
+import { IdempotencyBucket } from './writer/nats/idempotency-bucket.js';
 import { KakaoAlerts } from './writer/kakao-alerts.js';
 import { KakaoClient } from './writer/kakao-client.js';
 import { KakaoTokens } from './writer/kakao-tokens.js';
@@ -75,6 +76,8 @@ const alerts = new KakaoAlerts({
  * shared buckets, and the outcomes of the memos other replicas send from their claims.
  */
 const alertReplica = nats ? new AlertReplica({ context: nats, tokens, alerts, kakao: init.kakao, settledElsewhere: reportOutcome, logger }) : null;
+/** Store 'nats': Idempotency-Keys shared by every replica (the file store keeps them in the main thread's memory). */
+const idempotencyKeys = nats ? new IdempotencyBucket(nats, init.idempotency) : null;
 
 const ordered: OrderedMessage[] = [];
 let started = false;
@@ -120,6 +123,15 @@ function handle(message: WriterIn): void {
         (page) => post({ type: 'page-reply', id: message.id, page, error: null }),
         (err: unknown) => post({ type: 'page-reply', id: message.id, page: null, error: errorMessage(err) }),
       );
+      return;
+    case 'key-claim': {
+      const claim = idempotencyKeys?.claim(message.key, message.fingerprint, message.eventId)
+        ?? Promise.resolve({ kind: 'unavailable', reason: 'Idempotency-Keys are shared only on the NATS store' } as const);
+      void claim.then((outcome) => post({ type: 'key-reply', id: message.id, claim: outcome }));
+      return;
+    }
+    case 'key-settle':
+      idempotencyKeys?.settle(message.key, message.fingerprint, message.revision, message.eventId, message.written);
       return;
     default:
       assertNever(message, 'message to the writer thread');
@@ -193,6 +205,7 @@ async function shutdown(kakaoGraceMs: number): Promise<void> {
     await client.close();
     await alerts.settled();
     await alertReplica?.close(ACKS_GRACE_MS);
+    await idempotencyKeys?.close();
     await nats?.close(); // last: the NATS parts above may still use the connection
   } finally {
     post({ type: 'closed' }); // the main thread waits for this, whatever went wrong above

@@ -2,7 +2,7 @@
  * The event side as the HTTP routes see it: append a record (acknowledged once written), the
  * recent list, the log's readiness, the Kakao debug calls, reopen and close.
  */
-import type { AlertRequest, EventPage, EventPageQuery, EventsConfig, WriterInit } from '../contracts/writer.js';
+import type { AlertRequest, EventPage, EventPageQuery, EventsConfig, KeyClaim, WriterInit } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
@@ -107,6 +107,16 @@ export class EventLog {
   /** A page of older records from the whole store, newest first (the watch page's history). */
   page(query: EventPageQuery): Promise<EventPage> {
     return this.client.page(query);
+  }
+
+  /** Claims an Idempotency-Key in the store's shared bucket (store 'nats' only). */
+  claimKey(key: string, fingerprint: string, eventId: string): Promise<KeyClaim> {
+    return this.client.claimKey(key, fingerprint, eventId);
+  }
+
+  /** Settles a key claimed: done when its record was written, else let go so its retry writes. */
+  settleKey(key: string, fingerprint: string, revision: number, eventId: string, written: boolean): void {
+    this.client.settleKey(key, fingerprint, revision, eventId, written);
   }
 
   /** Null while the log is writable, else the reason (for /ready). */
