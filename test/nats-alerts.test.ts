@@ -378,7 +378,8 @@ t.test('every replica learns what became of the memos the others took: delivered
   const { kakao, token } = await standin(t);
   const options = { kakao: { cooldownSec: 600 } };
   const sides = [await writerSide(t, stream, kakao.url, token, options), await writerSide(t, stream, kakao.url, token, options)];
-  const fresh = Array.from({ length: 40 }, (_, i) => ({ ...endAlert(), session_id: `cam-${i}` }));
+  // More than one replica's queue takes: both replicas take some.
+  const fresh = Array.from({ length: QUEUE_MAX + 50 }, (_, i) => ({ ...endAlert(), session_id: `cam-${i}` }));
   const flapping = { ...endAlert(), session_id: 'cam-0' };
   const stale = { ...endAlert(), session_id: 'cam-stale', received_at_ms: Date.now() - 601_000 };
   await publish(nc, stream, [...fresh, stale]);
