@@ -6,6 +6,8 @@ import type { Config } from './config.js';
 import type { Logger } from './common/log.js';
 import { createMetrics } from './metrics.js';
 import { describeStore, EventLog } from './events/event-log.js';
+import { memoryEventKeys } from './events/idempotency.js';
+import { SharedEventKeys } from './events/shared-keys.js';
 import { createAnalyzeBodyParser } from './inference/analyze-body.js';
 import type { PackedWindow } from './inference/analysis.js';
 import { ModelRegistry, type ReloadOutcome, type ServedModel } from './inference/model-registry.js';
@@ -47,7 +49,7 @@ export interface ServerSeams {
 export async function startServer(config: Readonly<Config>, logger: Logger, seams: ServerSeams = {}): Promise<RunningServer> {
   const metrics = createMetrics();
   const models = new ModelRegistry({ config, logger, metrics, workerFile: seams.inferenceWorker });
-  const events = await EventLog.open({ events: config.events, kakao: config.kakao, logLevel: config.logLevel }, logger, metrics).catch(async (err: unknown) => {
+  const events = await EventLog.open({ events: config.events, kakao: config.kakao, idempotency: config.idempotency, logLevel: config.logLevel }, logger, metrics).catch(async (err: unknown) => {
     await models.close();
     throw err;
   });
@@ -118,7 +120,8 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
       decoded: (decoder) => decodedBodies[decoder].inc(),
     }),
     ...modelRoutes(models),
-    ...eventRoutes(events, config.idempotency),
+    // The NATS store's replicas share their keys; the file store's process keeps its own.
+    ...eventRoutes(events, config.events.store === 'nats' ? new SharedEventKeys(events) : memoryEventKeys(config.idempotency)),
     ...kakaoDebugRoutes(events),
     ...metricsRoutes(metrics.registry),
     ...docsRoutes(() => buildOpenApi(routes, {
@@ -140,8 +143,9 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
   }
   if (!UWS_IS_NATIVE) logger.warn('uWebSockets.js native binary did not load for this Node.js version: running on its slow pure-JS fallback');
   logger.info({ host: config.http.host, port, native: UWS_IS_NATIVE, workers: config.inference.workers, models: models.models.map((m) => m.ref) }, 'listening');
+  // With the NATS store the processes sharing the port share the event state too.
   if (config.http.reusePort && config.events.store === 'file') {
-    logger.warn({ port }, 'BACKEND_REUSE_PORT: this port may be shared with other processes; each keeps its own event log state (recent events, Idempotency-Keys, Kakao cooldowns), so /event/recent and retries see only this process\'s events');
+    logger.warn({ port }, 'BACKEND_REUSE_PORT: this port may be shared with other processes; each keeps its own event log state (recent events, Idempotency-Keys, Kakao cooldowns), so /event/recent and retries see only this process\'s events; BACKEND_EVENT_STORE=nats shares it');
   }
 
   const ready = models.ready.then(() => {

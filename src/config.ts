@@ -17,8 +17,9 @@ import { BUNDLED_MODELS_DIR } from './common/paths.js';
 import { DEFAULT_EVENT_LOG, DEFAULT_NATS_STREAM, DEFAULT_NATS_URL, DEFAULT_STREAM_END_AFTER, DEFAULT_STREAM_START_AFTER, DEFAULT_STREAM_WINDOW, DEFAULT_STREAMS_PER_SOCKET } from './common/defaults.js';
 import { natsServers } from './common/nats-url.js';
 import { INFERENCE_DEVICES, type InferenceDevice } from './contracts/inference.js';
-import { EVENT_STORES, FSYNC_POLICIES, type EventsConfig, type KakaoConfig, type NatsStoreConfig } from './contracts/writer.js';
+import { EVENT_STORES, FSYNC_POLICIES, type EventsConfig, type IdempotencyConfig, type KakaoConfig, type NatsStoreConfig } from './contracts/writer.js';
 
+export type { IdempotencyConfig };
 
 const Str = (def: string, description: string) => Type.String({ default: def, description });
 const OptStr = (description: string) => Type.String({ default: '', description });
@@ -145,13 +146,6 @@ export interface HttpConfig {
   /** Listen with SO_REUSEPORT (share the port) instead of exclusively. */
   reusePort: boolean;
 }
-
-
-export interface IdempotencyConfig {
-  windowSec: number;
-  maxKeys: number;
-}
-
 
 export interface WatchConfig {
   /** Null: the page is open to whoever reaches the server. */

@@ -92,51 +92,6 @@ t.test('thousands of events over 64 connections: exactly one seed-shaped line pe
   t.equal(recent.text, `[${lines.slice(-200).join(', ')}]`, '/event/recent serves the last lines as written, oldest first');
 });
 
-t.test('/event/recent: default 50, limit <= 0 gives [], bounded by KEEP_RECENT, non-integer → 422', async (t) => {
-  const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_KEEP_RECENT: '60' });
-  const client = jsonClient(t, url, 8);
-  t.same((await client.get('/event/recent')).json, [], 'an empty log has no recent events');
-  for (let i = 0; i < 80; i++) t.equal((await client.post('/event/payload', { type: 'HEARTBEAT', frame_idx: i })).status, 200);
-  const written = logLines(config.events.logPath!).map((l) => JSON.parse(l));
-
-  const frames = (r: { json: Array<{ data: { frame_idx: number } }> }) => r.json.map((e) => e.data.frame_idx);
-  const byDefault = await client.get('/event/recent');
-  t.same(byDefault.json, written.slice(-50), 'no limit: the last 50 records, oldest first');
-  t.same(frames(byDefault), Array.from({ length: 50 }, (_, i) => 30 + i));
-  t.same((await client.get('/event/recent?limit=3')).json, written.slice(-3));
-  t.same(frames(await client.get('/event/recent?limit=1000')), Array.from({ length: 60 }, (_, i) => 20 + i), 'at most KEEP_RECENT');
-  for (const limit of ['0', '-1', '-1000']) {
-    const res = await client.get(`/event/recent?limit=${limit}`);
-    t.same([res.status, res.json], [200, []], `limit=${limit} gives []`);
-  }
-  for (const limit of ['abc', '1.5', '']) {
-    const res = await client.get(`/event/recent?limit=${limit}`);
-    t.equal(res.status, 422, `limit=${JSON.stringify(limit)} → 422`);
-    t.match(res.json, { detail: [{ type: 'int_parsing', loc: ['query', 'limit'], msg: String, input: limit }] }, 'FastAPI-style detail');
-  }
-});
-
-t.test('refused events (422) write nothing; list-form probs must match events', async (t) => {
-  const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1' });
-  const client = jsonClient(t, url, 8);
-  const cases: Array<[string, unknown, unknown]> = [
-    ['/event/payload', { ts: 1 }, { detail: [{ type: 'missing', loc: ['body', 'type'] }] }],
-    ['/event/payload', { type: 'BEGIN' }, { detail: [{ loc: ['body', 'type'], input: 'BEGIN' }] }],
-    ['/event/payload', { type: 'PROBS', probs: [0.1, 0.2] }, { detail: /events list/ }],
-    ['/event/payload', { type: 'PROBS', events: ['fall'], probs: [0.1, 0.2] }, { detail: 'probs: expected 1 values to match events, got 2' }],
-    ['/event/payload', '{"type": "END",', { detail: [{ type: 'json_invalid', loc: ['body', 15] }] }],
-    ['/event', { event: { event_type: 'x' } }, { detail: [{ type: 'missing', loc: ['body', 'event', 'timestamp'] }] }],
-    ['/event/', { event: { timestamp: 'yesterday', event_type: 'x' } }, { detail: /timestamp: invalid datetime/ }],
-  ];
-  for (const [path, body, detail] of cases) {
-    const res = await client.post(path, body);
-    t.equal(res.status, 422, `${path} ${JSON.stringify(body)}`);
-    t.match(res.json, detail);
-  }
-  t.same(logLines(config.events.logPath!), [], 'no line for a refused event');
-  t.same((await client.get('/event/recent')).json, []);
-});
-
 t.test('a full backlog answers 503 with Retry-After; only acknowledged events are written', async (t) => {
   const { url, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_BACKLOG_MAX: '2' });
   const client = jsonClient(t, url, 32);
@@ -152,43 +107,89 @@ t.test('a full backlog answers 503 with Retry-After; only acknowledged events ar
   t.same(new Set(eventIds(logLines(config.events.logPath!))), new Set(acked), 'the log holds exactly the acknowledged events');
 });
 
-t.test('an unwritable log: 503 with Retry-After and not ready, then recovery; acknowledged lines stay', async (t) => {
+// Three tests on one server, in this order: nothing written, then heartbeats, then PROBS.
+t.test('one server with BACKEND_EVENT_KEEP_RECENT=60 and its log in a folder of its own', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'event-unwritable-'));
   const folder = join(root, 'logs');
   mkdirSync(folder);
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const path = join(folder, 'events.jsonl');
-  const { url, server } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_LOG_JSONL: path });
+  const { url, server, config } = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', BACKEND_EVENT_KEEP_RECENT: '60', BACKEND_EVENT_LOG_JSONL: path });
   const client = jsonClient(t, url, 8);
-  const post = (i: number) => client.post('/event/payload', { type: 'PROBS', frame_idx: i, top_event: 'fall', top_prob: 0.5 });
 
-  const before = await inParallel(Array.from({ length: 20 }, (_, i) => i), 4, post);
-  t.same(before.map((r) => r.status), Array(20).fill(200));
+  t.test('refused events (422) write nothing; list-form probs must match events', async (t) => {
+    const cases: Array<[string, unknown, unknown]> = [
+      ['/event/payload', { ts: 1 }, { detail: [{ type: 'missing', loc: ['body', 'type'] }] }],
+      ['/event/payload', { type: 'BEGIN' }, { detail: [{ loc: ['body', 'type'], input: 'BEGIN' }] }],
+      ['/event/payload', { type: 'PROBS', probs: [0.1, 0.2] }, { detail: /events list/ }],
+      ['/event/payload', { type: 'PROBS', events: ['fall'], probs: [0.1, 0.2] }, { detail: 'probs: expected 1 values to match events, got 2' }],
+      ['/event/payload', '{"type": "END",', { detail: [{ type: 'json_invalid', loc: ['body', 15] }] }],
+      ['/event', { event: { event_type: 'x' } }, { detail: [{ type: 'missing', loc: ['body', 'event', 'timestamp'] }] }],
+      ['/event/', { event: { timestamp: 'yesterday', event_type: 'x' } }, { detail: /timestamp: invalid datetime/ }],
+    ];
+    for (const [path, body, detail] of cases) {
+      const res = await client.post(path, body);
+      t.equal(res.status, 422, `${path} ${JSON.stringify(body)}`);
+      t.match(res.json, detail);
+    }
+    t.same(logLines(config.events.logPath!), [], 'no line for a refused event');
+    t.same((await client.get('/event/recent')).json, []);
+  });
 
-  // The folder is moved away and a regular file takes its name; the next reopen (logrotate's SIGHUP) cannot open the log.
-  renameSync(folder, `${folder}.saved`);
-  writeFileSync(folder, 'not a folder');
-  server.reopenEventLog();
-  await waitFor(async () => (await client.get('/ready')).status === 503, '/ready to report the log');
-  const ready = await client.get('/ready');
-  t.match(ready.json, { status: 'not_ready', reasons: [/event log is not writable: a parent of the path is not a directory/] });
-  const refused = await inParallel(Array.from({ length: 5 }, (_, i) => 100 + i), 5, post);
-  for (const r of refused) {
-    t.equal(r.status, 503);
-    t.match(r.json, { detail: /event log is not writable/ });
-    t.equal(r.headers['retry-after'], '5');
-  }
-  t.equal((await client.get('/health')).status, 200, '/health stays 200');
-  t.equal((await client.get('/event/recent?limit=1')).status, 200, 'reads still work');
+  t.test('/event/recent: default 50, limit <= 0 gives [], bounded by KEEP_RECENT, non-integer → 422', async (t) => {
+    t.same((await client.get('/event/recent')).json, [], 'an empty log has no recent events');
+    for (let i = 0; i < 80; i++) t.equal((await client.post('/event/payload', { type: 'HEARTBEAT', frame_idx: i })).status, 200);
+    const written = logLines(config.events.logPath!).map((l) => JSON.parse(l));
 
-  rmSync(folder);
-  renameSync(`${folder}.saved`, folder);
-  await waitFor(async () => (await client.get('/ready')).status === 200, 'the log to be writable again', 15_000);
-  const after = await inParallel(Array.from({ length: 20 }, (_, i) => 200 + i), 4, post);
-  t.same(after.map((r) => r.status), Array(20).fill(200));
-  t.equal((await client.get('/health')).status, 200);
+    const frames = (r: { json: Array<{ data: { frame_idx: number } }> }) => r.json.map((e) => e.data.frame_idx);
+    const byDefault = await client.get('/event/recent');
+    t.same(byDefault.json, written.slice(-50), 'no limit: the last 50 records, oldest first');
+    t.same(frames(byDefault), Array.from({ length: 50 }, (_, i) => 30 + i));
+    t.same((await client.get('/event/recent?limit=3')).json, written.slice(-3));
+    t.same(frames(await client.get('/event/recent?limit=1000')), Array.from({ length: 60 }, (_, i) => 20 + i), 'at most KEEP_RECENT');
+    for (const limit of ['0', '-1', '-1000']) {
+      const res = await client.get(`/event/recent?limit=${limit}`);
+      t.same([res.status, res.json], [200, []], `limit=${limit} gives []`);
+    }
+    for (const limit of ['abc', '1.5', '']) {
+      const res = await client.get(`/event/recent?limit=${limit}`);
+      t.equal(res.status, 422, `limit=${JSON.stringify(limit)} → 422`);
+      t.match(res.json, { detail: [{ type: 'int_parsing', loc: ['query', 'limit'], msg: String, input: limit }] }, 'FastAPI-style detail');
+    }
+  });
 
-  const ids = eventIds(logLines(path));
-  t.equal(ids.length, 40);
-  t.same(new Set(ids), new Set([...before, ...after].map((r) => r.json.event_id)), 'every acknowledged line, and no refused one');
+  t.test('an unwritable log: 503 with Retry-After and not ready, then recovery; acknowledged lines stay', async (t) => {
+    const post = (i: number) => client.post('/event/payload', { type: 'PROBS', frame_idx: i, top_event: 'fall', top_prob: 0.5 });
+
+    const before = await inParallel(Array.from({ length: 20 }, (_, i) => i), 4, post);
+    t.same(before.map((r) => r.status), Array(20).fill(200));
+
+    // The folder is moved away and a regular file takes its name; the next reopen (logrotate's SIGHUP) cannot open the log.
+    renameSync(folder, `${folder}.saved`);
+    writeFileSync(folder, 'not a folder');
+    server.reopenEventLog();
+    await waitFor(async () => (await client.get('/ready')).status === 503, '/ready to report the log');
+    const ready = await client.get('/ready');
+    t.match(ready.json, { status: 'not_ready', reasons: [/event log is not writable: a parent of the path is not a directory/] });
+    const refused = await inParallel(Array.from({ length: 5 }, (_, i) => 100 + i), 5, post);
+    for (const r of refused) {
+      t.equal(r.status, 503);
+      t.match(r.json, { detail: /event log is not writable/ });
+      t.equal(r.headers['retry-after'], '5');
+    }
+    t.equal((await client.get('/health')).status, 200, '/health stays 200');
+    t.equal((await client.get('/event/recent?limit=1')).status, 200, 'reads still work');
+
+    rmSync(folder);
+    renameSync(`${folder}.saved`, folder);
+    await waitFor(async () => (await client.get('/ready')).status === 200, 'the log to be writable again', 15_000);
+    const after = await inParallel(Array.from({ length: 20 }, (_, i) => 200 + i), 4, post);
+    t.same(after.map((r) => r.status), Array(20).fill(200));
+    t.equal((await client.get('/health')).status, 200);
+
+    // The tests before wrote no PROBS.
+    const ids = eventIds(logLines(path).filter((line) => line.includes('"event_type": "PROBS"')));
+    t.equal(ids.length, 40);
+    t.same(new Set(ids), new Set([...before, ...after].map((r) => r.json.event_id)), 'every acknowledged line, and no refused one');
+  });
 });

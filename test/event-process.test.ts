@@ -96,67 +96,69 @@ t.test('a restart refills /event/recent from the log; a torn last line is skippe
   t.equal(after[49]!.event_id, next.json.event_id, '…the one written after the tear');
   t.same(logged(again.child, 'event log tail had lines that were skipped'), [], 'the torn fragment was cut off');
   t.equal(eventIds(logLines(again.path)).length, 61, 'every line of the log is a record');
-  await stop(t, again);
-});
 
-t.test('SIGHUP after a rotation: new lines go to a new file at the configured path, none lost', async (t) => {
-  const running = await start(t, tempDir());
-  const post = (i: number) => running.client.post('/event/payload', heartbeat(i));
-  const old = await inParallel(Array.from({ length: 50 }, (_, i) => i), 8, post);
-  renameSync(running.path, `${running.path}.1`);
-  running.child.proc.kill('SIGHUP');
-  await waitFor(() => logged(running.child, 'event log reopened').length === 1, 'the writer to reopen the log');
-  const fresh = await inParallel(Array.from({ length: 50 }, (_, i) => 50 + i), 8, post);
-  t.same([...old, ...fresh].filter((r) => r.status !== 200), [], 'every event acknowledged');
-  t.equal((await running.client.get('/health')).status, 200, 'SIGHUP does not stop the server');
-  await stop(t, running);
-  t.same(new Set(eventIds(logLines(`${running.path}.1`))), new Set(old.map((r) => r.json.event_id)), 'the rotated file keeps the lines before');
-  t.same(new Set(eventIds(logLines(running.path))), new Set(fresh.map((r) => r.json.event_id)), 'the new file has the lines after');
-  t.equal(logLines(running.path).length + logLines(`${running.path}.1`).length, 100, 'each line once');
-});
-
-t.test('SIGTERM during a burst: every acknowledged event is written, then exit 0', async (t) => {
-  const running = await start(t, tempDir());
-  const acked: string[] = [];
-  const refused: number[] = [];
-  let signalled = false;
-  // Each connection posts until the server refuses or closes; the 300th 200 triggers the signal.
-  const lane = async (lane: number) => {
-    for (let i = 0; i < 5000; i++) {
-      const reply = await running.client.post('/event/payload', heartbeat(lane * 100_000 + i)).catch(() => null);
-      if (reply?.status !== 200) {
-        if (reply) refused.push(reply.status);
-        return;
+  // The process restarted last takes the next test's SIGTERM.
+  t.test('SIGTERM during a burst: every acknowledged event is written, then exit 0', async (t) => {
+    const acked: string[] = [];
+    const refused: number[] = [];
+    let signalled = false;
+    // Each connection posts until the server refuses or closes; the 300th 200 triggers the signal.
+    const lane = async (lane: number) => {
+      for (let i = 0; i < 5000; i++) {
+        const reply = await again.client.post('/event/payload', heartbeat(lane * 100_000 + i)).catch(() => null);
+        if (reply?.status !== 200) {
+          if (reply) refused.push(reply.status);
+          return;
+        }
+        acked.push(reply.json.event_id);
+        if (acked.length >= 300 && !signalled) {
+          signalled = true;
+          again.child.proc.kill('SIGTERM');
+        }
       }
-      acked.push(reply.json.event_id);
-      if (acked.length >= 300 && !signalled) {
-        signalled = true;
-        running.child.proc.kill('SIGTERM');
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, (_, i) => lane(i)));
-  t.ok(signalled, 'SIGTERM came while posts were in flight');
-  t.equal(await running.child.exited, 0, 'exits 0');
-  t.match(running.child.stdout(), /shutdown complete/);
-  t.same(refused.filter((s) => s !== 503), [], 'what is refused during shutdown is refused with 503');
-  const ids = eventIds(logLines(running.path));
-  const inLog = new Set(ids);
-  t.same(acked.filter((id) => !inLog.has(id)), [], `all ${acked.length} acknowledged events are in the log`);
-  t.equal(inLog.size, ids.length, 'no duplicates');
+    };
+    await Promise.all(Array.from({ length: 32 }, (_, i) => lane(i)));
+    t.ok(signalled, 'SIGTERM came while posts were in flight');
+    t.equal(await again.child.exited, 0, 'exits 0');
+    t.match(again.child.stdout(), /shutdown complete/);
+    t.same(refused.filter((s) => s !== 503), [], 'what is refused during shutdown is refused with 503');
+    const ids = eventIds(logLines(again.path));
+    const inLog = new Set(ids);
+    t.same(acked.filter((id) => !inLog.has(id)), [], `all ${acked.length} acknowledged events are in the log`);
+    t.equal(inLog.size, ids.length, 'no duplicates');
+  });
 });
 
-t.test('SIGTERM while Kakao holds a memo: the lines are written and the process still exits 0', async (t) => {
+t.test('one process, Kakao holding every memo: a SIGHUP after a rotation, then a SIGTERM with memos pending', async (t) => {
   const kakao = await KakaoStandin.start();
   t.teardown(() => kakao.close());
   t.teardown(kakao.hold('memo'));
   const running = await start(t, tempDir(), { KAKAO_ACCESS_TOKEN: kakao.issueAccessToken(), KAKAO_API_BASE_URL: kakao.url, KAKAO_TIMEOUT_MS: '2000' });
-  const replies = await inParallel(Array.from({ length: 20 }, (_, i) => i), 8, (i) => running.client.post('/event/payload', { type: 'END', event: 'fall', session_id: `cam-${i}` }));
-  t.same(replies.map((r) => r.status), Array(20).fill(200));
-  await waitFor(() => kakao.requestsTo('memo').length > 0, 'a memo to reach Kakao');
-  await stop(t, running);
-  t.same(new Set(eventIds(logLines(running.path))), new Set(replies.map((r) => r.json.event_id)), 'every acknowledged END is in the log');
-  const reasons = logged(running.child, 'Kakao alert not delivered').map((r) => r.reason);
-  t.equal(reasons.length, 20, 'every alert still pending is given up and reported');
-  t.ok(reasons.every((r) => r === 'shutdown'), 'with the reason shutdown');
+
+  t.test('SIGHUP after a rotation: new lines go to a new file at the configured path, none lost', async (t) => {
+    const post = (i: number) => running.client.post('/event/payload', heartbeat(i));
+    const old = await inParallel(Array.from({ length: 50 }, (_, i) => i), 8, post);
+    renameSync(running.path, `${running.path}.1`);
+    running.child.proc.kill('SIGHUP');
+    await waitFor(() => logged(running.child, 'event log reopened').length === 1, 'the writer to reopen the log');
+    const fresh = await inParallel(Array.from({ length: 50 }, (_, i) => 50 + i), 8, post);
+    t.same([...old, ...fresh].filter((r) => r.status !== 200), [], 'every event acknowledged');
+    t.equal((await running.client.get('/health')).status, 200, 'SIGHUP does not stop the server');
+    // An acknowledged event has been written (the kill -9 tests): the files are complete already.
+    t.same(new Set(eventIds(logLines(`${running.path}.1`))), new Set(old.map((r) => r.json.event_id)), 'the rotated file keeps the lines before');
+    t.same(new Set(eventIds(logLines(running.path))), new Set(fresh.map((r) => r.json.event_id)), 'the new file has the lines after');
+    t.equal(logLines(running.path).length + logLines(`${running.path}.1`).length, 100, 'each line once');
+  });
+
+  t.test('SIGTERM while Kakao holds a memo: the lines are written and the process still exits 0', async (t) => {
+    const replies = await inParallel(Array.from({ length: 20 }, (_, i) => i), 8, (i) => running.client.post('/event/payload', { type: 'END', event: 'fall', session_id: `cam-${i}` }));
+    t.same(replies.map((r) => r.status), Array(20).fill(200));
+    await waitFor(() => kakao.requestsTo('memo').length > 0, 'a memo to reach Kakao');
+    await stop(t, running);
+    const ends = logLines(running.path).filter((line) => JSON.parse(line).event_type === 'END');
+    t.same(new Set(eventIds(ends)), new Set(replies.map((r) => r.json.event_id)), 'every acknowledged END is in the log');
+    const reasons = logged(running.child, 'Kakao alert not delivered').map((r) => r.reason);
+    t.equal(reasons.length, 20, 'every alert still pending is given up and reported');
+    t.ok(reasons.every((r) => r === 'shutdown'), 'with the reason shutdown');
+  });
 });

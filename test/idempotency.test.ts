@@ -3,33 +3,31 @@
  * writes nothing — no second line, no second Kakao memo — including the retry of a pipelined
  * pair that uWebSockets.js closed unanswered after the first was written.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { JsonClient } from '../src/agent/http-client.js';
 import { IdempotencyKeys, MAX_IDEMPOTENCY_KEY_LENGTH } from '../src/events/idempotency.js';
 import { waitFor } from './support/event-options.js';
 import { logLines } from './support/event-http.js';
 import { KakaoStandin } from './support/kakao-standin.js';
 import { postJson, rawRequest, statuses } from './support/raw-http.js';
-import { startTestServer, type TestServer } from './support/server.js';
+import { startTestServer } from './support/server.js';
 
 const END = { type: 'END', ts: 1764405347.2, frame_idx: 1234, event: 'fall', prob: 0.91, duration_sec: 5.45 };
 const ACCEPTED = /^\{"success":true,"event_id":"[0-9a-f]{32}"\}$/;
 
-async function eventServer(t: Test, env: Record<string, string> = {}): Promise<TestServer & { client: JsonClient; lines: () => string[] }> {
-  const server = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', ...env });
-  const client = new JsonClient(server.url, 8);
-  t.teardown(() => client.close());
-  return { ...server, client, lines: () => logLines(server.config.events.logPath!) };
-}
-
 /** The log lines of one session. */
 const linesOf = (lines: string[], session: string) => lines.filter((line) => JSON.parse(line).session_id === session);
 
-t.test('a repeated END with the same key: the same answer, one line, one memo', async (t) => {
-  const kakao = await KakaoStandin.start();
-  t.teardown(() => kakao.close());
-  const { client, lines } = await eventServer(t, { KAKAO_API_BASE_URL: kakao.url, KAKAO_AUTH_BASE_URL: kakao.url, KAKAO_ACCESS_TOKEN: kakao.issueAccessToken() });
+// One server for every request test here: each uses keys and sessions of its own, and only the
+// first sends ENDs, so the stand-in's memos are its own.
+const kakao = await KakaoStandin.start();
+t.teardown(() => kakao.close());
+const server = await startTestServer(t, { BACKEND_INFERENCE_WORKERS: '1', KAKAO_API_BASE_URL: kakao.url, KAKAO_AUTH_BASE_URL: kakao.url, KAKAO_ACCESS_TOKEN: kakao.issueAccessToken() });
+const client = new JsonClient(server.url, 8);
+t.teardown(() => client.close());
+const lines = () => logLines(server.config.events.logPath!);
 
+t.test('a repeated END with the same key: the same answer, one line, one memo', async (t) => {
   const first = await client.post('/event/payload', { ...END, session_id: 'cam-1' }, { 'idempotency-key': 'end-1' });
   t.equal(first.status, 200);
   t.match(first.text, ACCEPTED);
@@ -49,11 +47,10 @@ t.test('a repeated END with the same key: the same answer, one line, one memo', 
   t.match(memos[0], /프레임 : 1234/);
   t.match(memos[1], /프레임 : 99/);
 
-  t.same(lines().map((line) => JSON.parse(line).event_id), [first.json.event_id, next.json.event_id], 'one line per key');
+  t.same(linesOf(lines(), 'cam-1').map((line) => JSON.parse(line).event_id), [first.json.event_id, next.json.event_id], 'one line per key');
 });
 
 t.test('repeats that arrive together are written once and all get the same answer', async (t) => {
-  const { client, lines } = await eventServer(t);
   const body = { type: 'START', event: 'fall', prob: 0.7, session_id: 'cam-2' };
   const replies = await Promise.all(Array.from({ length: 8 }, () => client.post('/event/payload', body, { 'idempotency-key': 'start-2' })));
   t.same(new Set(replies.map((r) => `${r.status} ${r.text}`)).size, 1, 'one answer');
@@ -62,7 +59,6 @@ t.test('repeats that arrive together are written once and all get the same answe
 });
 
 t.test('the structured form, its alias, the draft\'s quoted key; without a key every request is written', async (t) => {
-  const { client, lines } = await eventServer(t);
   const body = { event: { timestamp: '2026-11-29T08:35:47Z', event_type: 'zone', session_id: 'cam-3' } };
   const first = await client.post('/event/', body, { 'idempotency-key': 'zone-1' });
   const alias = await client.post('/event', body, { 'idempotency-key': '"zone-1"' });
@@ -76,7 +72,6 @@ t.test('the structured form, its alias, the draft\'s quoted key; without a key e
 });
 
 t.test('a key reused with a different body, or on the other route: 422 and nothing written', async (t) => {
-  const { client, lines } = await eventServer(t);
   const first = await client.post('/event/payload', { type: 'HEARTBEAT', session_id: 'cam-4' }, { 'idempotency-key': 'k' });
   t.equal(first.status, 200);
 
@@ -93,7 +88,6 @@ t.test('a key reused with a different body, or on the other route: 422 and nothi
 });
 
 t.test('keys are at most 255 characters', async (t) => {
-  const { client, lines } = await eventServer(t);
   const longest = await client.post('/event/payload', { type: 'HEARTBEAT', session_id: 'cam-5' }, { 'idempotency-key': 'k'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH) });
   t.equal(longest.status, 200);
   const over = await client.post('/event/payload', { type: 'HEARTBEAT', session_id: 'cam-5' }, { 'idempotency-key': 'k'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH + 1) });
@@ -103,13 +97,12 @@ t.test('keys are at most 255 characters', async (t) => {
 });
 
 t.test('a pipelined pair is closed unanswered; retried with their keys, each is written exactly once', async (t) => {
-  const { port, client, lines } = await eventServer(t);
   const bodies = [1, 2].map((n) => ({ type: 'START', event: 'fall', prob: 0.8, session_id: `pipe-${n}` }));
   const pair = bodies.map((body, i) => postJson('/event/payload', body, [`Idempotency-Key: pipe-${i + 1}`])).join('');
 
   // uWebSockets.js closes a connection that pipelines a request behind one answered asynchronously
   // (its issue #277): neither is answered, though the first may have been written.
-  const raw = await rawRequest(port, pair);
+  const raw = await rawRequest(server.port, pair);
   t.ok(raw.closed, 'the server closes the connection');
   t.same(statuses(raw.text), [], 'neither request is answered');
 

@@ -2,7 +2,8 @@
  * The END-alert policy (KakaoAlerts) on a fake clock and a fake Kakao client, so back-offs, ages
  * and log windows take no real time: retries on a timer outside the send slots, bounded
  * concurrency, newest first, stale memos dropped, a full queue dropping its oldest alert with one
- * log line per burst, the cooldown, the quota pause, no token, shutdown and send-test.
+ * log line per burst, the cooldown (in memory, or from a shared store answering later), the quota
+ * pause, no token, shutdown and send-test.
  * The same scenarios through the real server and the Kakao stand-in are in kakao-http.test.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { KakaoConfig, AlertRequest } from '../src/contracts/writer.js';
 import { KakaoAlerts, QUEUE_MAX, SEND_SLOTS } from '../workers/writer/kakao-alerts.js';
+import type { Cooldown } from '../workers/writer/kakao-cooldowns.js';
 import { DROP_SUMMARY_WINDOW_MS } from '../workers/writer/kakao-drop-log.js';
 import { KakaoTokens } from '../workers/writer/kakao-tokens.js';
 import { captureLogger, eventOptions } from './support/event-options.js';
@@ -170,6 +172,44 @@ t.test('cooldown per (session, event); an alert pushed out of a full queue gives
   release();
   await settle();
   t.ok(framesSent().includes(9999));
+});
+
+t.test('cooldowns kept by a shared store: an alert is queued once the store answers, or held back; close() waits for its answers within the grace', async (t) => {
+  const { client, reports, alerts, end, framesSent } = rig(t, { cooldownSec: 600 });
+  const answers: Array<(cooldown: Cooldown | null) => void> = [];
+  alerts.useCooldowns({ start: () => new Promise((resolve) => answers.push(resolve)) });
+  const started: Cooldown = { giveBack: () => {} };
+  alerts.enqueue(end(1));
+  alerts.enqueue(end(2));
+  await settle();
+  t.same(client.calls, [], 'nothing sent before the store answers');
+  answers[0]!(started);
+  answers[1]!(null);
+  await settle();
+  t.same(framesSent(), [1]);
+  t.equal(reports.count('undelivered', 'cooldown'), 1, 'the one the store held back is counted');
+
+  alerts.enqueue(end(3));
+  const closed = alerts.close(60_000);
+  await settle();
+  answers[2]!(started);
+  await closed;
+  t.same(framesSent(), [1, 3], 'close() waited for the answer and the memo');
+  alerts.enqueue(end(4));
+  t.equal(reports.count('undelivered', 'shutdown'), 1, 'nothing asked after close');
+  t.equal(answers.length, 3);
+});
+
+t.test('an alert whose shared cooldown answers after close() is given up as shutdown', async (t) => {
+  const { client, reports, alerts, end } = rig(t, { cooldownSec: 600 });
+  const answers: Array<(cooldown: Cooldown | null) => void> = [];
+  alerts.useCooldowns({ start: () => new Promise((resolve) => answers.push(resolve)) });
+  alerts.enqueue(end(1));
+  await alerts.close(0);
+  answers[0]!({ giveBack: () => {} });
+  await settle();
+  t.equal(reports.count('undelivered', 'shutdown'), 1);
+  t.same(client.calls, []);
 });
 
 t.test('a quota error pauses memos for an hour: later alerts are counted, not sent', async (t) => {

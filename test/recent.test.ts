@@ -73,4 +73,6 @@ t.test('with store positions, any arrival order gives the store\'s order (replic
   refilled.refill([line(3), line(4)], [3, 4]);
   refilled.push(line(1), 1);
   t.same(ns(refilled.lastJson(10)), [1, 3, 4], 'refilled lines keep their positions');
+  refilled.push(line(3), 3);
+  t.same(ns(refilled.lastJson(10)), [1, 3, 4], 'a position already kept is not kept twice');
 });

@@ -67,35 +67,6 @@ t.test('a streamed fall: START then END, in the log, memo to Kakao', async (t) =
   t.match(memos.join('\n'), new RegExp(`- 지속시간 : 00:00:0\\d \\(${lying.duration_sec.toFixed(1)}s\\)`));
 });
 
-t.test('stream results equal /behavior/analyze on the same window', async (t) => {
-  const { url, client: http } = await startTestServer(t);
-  const scene = generateScene({ seed: 11, steps: [{ activity: 'walk', seconds: 2 }], frames: 24 });
-  const features = computeFeatures(scene.keypoints, 24);
-  const row = (i: number) => Array.from(features.subarray(i * FEATURE_DIM, (i + 1) * FEATURE_DIM));
-  const client = await StreamClient.connect(url);
-  t.teardown(() => client.close());
-
-  for (let i = 0; i < 20; i++) client.send({ stream_id: 'json', index: i, features: row(i) });
-  for (let i = 0; i < 20; i++) client.send(encodeBinaryFrame('binary', 'features', features.subarray(i * FEATURE_DIM, (i + 1) * FEATURE_DIM), i, null));
-  const keypointWindow = scene.keypoints.subarray(4 * 132, 20 * 132);
-  for (let i = 0; i < 20; i++) client.send({ stream_id: 'keypoints', index: i, keypoints: keypointsJson(scene.keypoints.subarray(i * 132, (i + 1) * 132)) });
-  await client.until(() => ['json', 'binary', 'keypoints'].every((id) => client.of('analysis', id).some((a) => a.index === 19)), 'the analyses of frame 19');
-
-  const expected = (await http.post('/behavior/analyze', analyzeRequest(features.subarray(4 * FEATURE_DIM, 20 * FEATURE_DIM), WINDOW, FEATURE_DIM))).json;
-  const fromKeypoints = computeFeatures(keypointWindow, WINDOW);
-  const expectedKeypoints = (await http.post('/behavior/analyze', analyzeRequest(fromKeypoints, WINDOW, FEATURE_DIM))).json;
-  const check = (id: string, want: any) => {
-    const got = client.of('analysis', id).find((a) => a.index === 19);
-    t.equal(got.frames, WINDOW);
-    t.same(got.events, want.events);
-    t.equal(got.is_anomaly, want.is_anomaly, `${id}: same verdict`);
-    got.scores.forEach((s: number, k: number) => t.ok(Math.abs(s - want.scores[k]) < 1e-6, `${id}: score ${k} ${s} vs ${want.scores[k]}`));
-  };
-  check('json', expected);
-  check('binary', expected);
-  check('keypoints', expectedKeypoints);
-});
-
 t.test('every bad message gets its error and the stream goes on', async (t) => {
   // The bundled set (windows 16 and 60), so the errors name both models.
   const { url, client: http } = await startTestServer(t, { MODEL_CHECKPOINT_PATH: BUNDLED_MODELS_DIR });
@@ -200,23 +171,55 @@ t.test('limits: streams per socket and in total, message size, idle sockets', as
   await waitFor(async () => (await openStreams()) === 0, 'the idle socket\'s stream freed');
 });
 
-t.test('closing a socket ENDs its active events', async (t) => {
-  const { url, config } = await startTestServer(t, { BACKEND_STREAM_START_AFTER: '1' });
-  const client = await StreamClient.connect(url);
-  client.send({ type: 'open', stream_id: 'floor', events: true, stride: 4 });
-  const sim = new PoseSimulator({ seed: 5, dropRate: 0 });
-  sim.play([{ activity: 'fall', seconds: 1 }, { activity: 'lying_still', seconds: 30 }]);
-  // Paced by the answers, so that it stops soon after the first event.
-  for (let i = 0; client.of('event').length === 0 && i < 30 * 30; i++) {
-    client.send({ stream_id: 'floor', index: i, keypoints: keypointsJson(sim.next().keypoints) });
-    if (due(i)) await client.until(() => client.of('analysis').some((a) => a.index === i), `analysis of frame ${i}`);
-  }
-  await client.until(() => client.of('event').some((e) => e.payload.type === 'START'), 'a START');
-  client.close();
-  const logged = (type: string) => logLines(config.events.logPath!).map((l) => JSON.parse(l)).filter((r) => r.event_type === type);
-  await waitFor(() => logged('END').length > 0 && logged('END').length === logged('START').length, 'an END for every START');
-  const ends = logged('END');
-  t.same(ends.map((r) => r.data.event).sort(), logged('START').map((r) => r.data.event).sort(), 'every started event ENDed');
-  t.equal(ends.at(-1).data.state, 'stream_closed', 'the close ENDed what was still active');
-  t.ok(ends.every((r) => r.session_id === 'floor'), 'with the stream\'s id as its session');
+// Streams without events first: the log holds only what the second test's stream wrote.
+t.test('one server with BACKEND_STREAM_START_AFTER=1', async (t) => {
+  const { url, config, client: http } = await startTestServer(t, { BACKEND_STREAM_START_AFTER: '1' });
+
+  t.test('stream results equal /behavior/analyze on the same window', async (t) => {
+    const scene = generateScene({ seed: 11, steps: [{ activity: 'walk', seconds: 2 }], frames: 24 });
+    const features = computeFeatures(scene.keypoints, 24);
+    const row = (i: number) => Array.from(features.subarray(i * FEATURE_DIM, (i + 1) * FEATURE_DIM));
+    const client = await StreamClient.connect(url);
+    t.teardown(() => client.close());
+
+    for (let i = 0; i < 20; i++) client.send({ stream_id: 'json', index: i, features: row(i) });
+    for (let i = 0; i < 20; i++) client.send(encodeBinaryFrame('binary', 'features', features.subarray(i * FEATURE_DIM, (i + 1) * FEATURE_DIM), i, null));
+    const keypointWindow = scene.keypoints.subarray(4 * 132, 20 * 132);
+    for (let i = 0; i < 20; i++) client.send({ stream_id: 'keypoints', index: i, keypoints: keypointsJson(scene.keypoints.subarray(i * 132, (i + 1) * 132)) });
+    await client.until(() => ['json', 'binary', 'keypoints'].every((id) => client.of('analysis', id).some((a) => a.index === 19)), 'the analyses of frame 19');
+
+    const expected = (await http.post('/behavior/analyze', analyzeRequest(features.subarray(4 * FEATURE_DIM, 20 * FEATURE_DIM), WINDOW, FEATURE_DIM))).json;
+    const fromKeypoints = computeFeatures(keypointWindow, WINDOW);
+    const expectedKeypoints = (await http.post('/behavior/analyze', analyzeRequest(fromKeypoints, WINDOW, FEATURE_DIM))).json;
+    const check = (id: string, want: any) => {
+      const got = client.of('analysis', id).find((a) => a.index === 19);
+      t.equal(got.frames, WINDOW);
+      t.same(got.events, want.events);
+      t.equal(got.is_anomaly, want.is_anomaly, `${id}: same verdict`);
+      got.scores.forEach((s: number, k: number) => t.ok(Math.abs(s - want.scores[k]) < 1e-6, `${id}: score ${k} ${s} vs ${want.scores[k]}`));
+    };
+    check('json', expected);
+    check('binary', expected);
+    check('keypoints', expectedKeypoints);
+  });
+
+  t.test('closing a socket ENDs its active events', async (t) => {
+    const client = await StreamClient.connect(url);
+    client.send({ type: 'open', stream_id: 'floor', events: true, stride: 4 });
+    const sim = new PoseSimulator({ seed: 5, dropRate: 0 });
+    sim.play([{ activity: 'fall', seconds: 1 }, { activity: 'lying_still', seconds: 30 }]);
+    // Paced by the answers, so that it stops soon after the first event.
+    for (let i = 0; client.of('event').length === 0 && i < 30 * 30; i++) {
+      client.send({ stream_id: 'floor', index: i, keypoints: keypointsJson(sim.next().keypoints) });
+      if (due(i)) await client.until(() => client.of('analysis').some((a) => a.index === i), `analysis of frame ${i}`);
+    }
+    await client.until(() => client.of('event').some((e) => e.payload.type === 'START'), 'a START');
+    client.close();
+    const logged = (type: string) => logLines(config.events.logPath!).map((l) => JSON.parse(l)).filter((r) => r.event_type === type);
+    await waitFor(() => logged('END').length > 0 && logged('END').length === logged('START').length, 'an END for every START');
+    const ends = logged('END');
+    t.same(ends.map((r) => r.data.event).sort(), logged('START').map((r) => r.data.event).sort(), 'every started event ENDed');
+    t.equal(ends.at(-1).data.state, 'stream_closed', 'the close ENDed what was still active');
+    t.ok(ends.every((r) => r.session_id === 'floor'), 'with the stream\'s id as its session');
+  });
 });

@@ -12,6 +12,7 @@ import { JsonlSink } from './writer/jsonl-sink.js';
 import { NatsContext } from './writer/nats/context.js';
 import { NatsSink } from './writer/nats/nats-sink.js';
 import { AlertReplica } from './writer/nats/alert-replica.js';
+import { IdempotencyBucket } from './writer/nats/idempotency-bucket.js';
 import { KakaoAlerts } from './writer/kakao-alerts.js';
 import { KakaoClient } from './writer/kakao-client.js';
 import { KakaoTokens } from './writer/kakao-tokens.js';
@@ -58,17 +59,25 @@ const sink: EventSink = nats
     })
     : new NullSink();
 const client = new KakaoClient({ apiBaseUrl: init.kakao.apiBaseUrl, authBaseUrl: init.kakao.authBaseUrl, timeoutMs: init.kakao.timeoutMs });
+const reportOutcome = (eventId: string, delivered: boolean, reason: string | null) => {
+  news.outcomes.push({ event_id: eventId, delivered, reason });
+  postNews();
+};
 const tokens = new KakaoTokens({ config: init.kakao, client, logger, report });
 const alerts = new KakaoAlerts({
   config: init.kakao, client, tokens, logger, report,
   outcome: (alert, delivered, reason) => {
-    news.outcomes.push({ event_id: alert.event_id, delivered, reason });
-    postNews();
+    reportOutcome(alert.event_id, delivered, reason);
     alertReplica?.settle(alert, delivered, reason);
   },
 });
-/** Store 'nats': memos come from the consumer every replica shares, tokens from their shared bucket. */
-const alertReplica = nats ? new AlertReplica({ context: nats, tokens, alerts, kakao: init.kakao, logger }) : null;
+/**
+ * Store 'nats': memos come from the consumer every replica shares, tokens and cooldowns from their
+ * shared buckets, and the outcomes of the memos other replicas send from their claims.
+ */
+const alertReplica = nats ? new AlertReplica({ context: nats, tokens, alerts, kakao: init.kakao, settledElsewhere: reportOutcome, logger }) : null;
+/** Store 'nats': Idempotency-Keys shared by every replica (the file store keeps them in the main thread's memory). */
+const idempotencyKeys = nats ? new IdempotencyBucket(nats, init.idempotency) : null;
 
 const ordered: OrderedMessage[] = [];
 let started = false;
@@ -76,7 +85,7 @@ let pumping = false;
 let closing = false;
 
 if (!alertReplica) tokens.load();
-const tail = await sink.start(init.events.keepRecent, (lines, positions) => post({ type: 'followed', lines, positions }));
+const tail = await sink.start(init.events.keepRecent, (lines, positions, alerted) => post({ type: 'followed', lines, positions, alerted }));
 // A consumer with other settings throws here, before 'ready'.
 if (alertReplica) await alertReplica.start();
 else tokens.start();
@@ -114,6 +123,15 @@ function handle(message: WriterIn): void {
         (page) => post({ type: 'page-reply', id: message.id, page, error: null }),
         (err: unknown) => post({ type: 'page-reply', id: message.id, page: null, error: errorMessage(err) }),
       );
+      return;
+    case 'key-claim': {
+      const claim = idempotencyKeys?.claim(message.key, message.fingerprint, message.eventId)
+        ?? Promise.resolve({ kind: 'unavailable', reason: 'Idempotency-Keys are shared only on the NATS store' } as const);
+      void claim.then((outcome) => post({ type: 'key-reply', id: message.id, claim: outcome }));
+      return;
+    }
+    case 'key-settle':
+      idempotencyKeys?.settle(message.key, message.fingerprint, message.revision, message.eventId, message.written);
       return;
     default:
       assertNever(message, 'message to the writer thread');
@@ -187,6 +205,7 @@ async function shutdown(kakaoGraceMs: number): Promise<void> {
     await client.close();
     await alerts.settled();
     await alertReplica?.close(ACKS_GRACE_MS);
+    await idempotencyKeys?.close();
     await nats?.close(); // last: the NATS parts above may still use the connection
   } finally {
     post({ type: 'closed' }); // the main thread waits for this, whatever went wrong above

@@ -62,10 +62,17 @@ export interface KakaoConfig {
   eventPageBase: string | null;
 }
 
+/** Idempotency-Keys of event writes (BACKEND_IDEMPOTENCY_*); the writer thread keeps them for the NATS store. */
+export interface IdempotencyConfig {
+  windowSec: number;
+  maxKeys: number;
+}
+
 /** The writer thread's workerData. Holds Kakao secrets: never log it whole. */
 export interface WriterInit {
   events: EventsConfig;
   kakao: KakaoConfig;
+  idempotency: IdempotencyConfig;
   logLevel: string;
 }
 
@@ -111,6 +118,21 @@ export interface EventPage {
   next: string | null;
 }
 
+/** What the NATS store's shared bucket says of an Idempotency-Key claimed for a write. */
+export type KeyClaim =
+  /**
+   * This replica writes the record with this event_id, then settles the key at `revision`. A key
+   * whose holder's lease ran out is taken over with the holder's event_id, so a record it did
+   * store is not stored twice (the stream deduplicates by event_id).
+   */
+  | { kind: 'write'; eventId: string; revision: number }
+  /** Written before with the same request: answer with its event_id, write nothing. */
+  | { kind: 'answer'; eventId: string }
+  /** Used before with another request (422). */
+  | { kind: 'reused' }
+  /** The bucket cannot be asked now (503). */
+  | { kind: 'unavailable'; reason: string };
+
 export type KakaoDebugCall = { kind: 'token-check' } | { kind: 'send-test'; text: string };
 
 export type WriterIn =
@@ -121,6 +143,13 @@ export type WriterIn =
   | { type: 'kakao-call'; id: number; call: KakaoDebugCall }
   /** Read a page of older records from the store; answered by 'page-reply' with the same id. */
   | { type: 'page'; id: number; query: EventPageQuery }
+  /** Claim an Idempotency-Key in the shared store (store 'nats'); answered by 'key-reply' with the same id. */
+  | { type: 'key-claim'; id: number; key: string; fingerprint: string; eventId: string }
+  /**
+   * After the write of a key claimed: done once written; otherwise let go at once, so its retry
+   * writes (with the same event_id: a record a failed publish did store is stored once).
+   */
+  | { type: 'key-settle'; key: string; fingerprint: string; revision: number; eventId: string; written: boolean }
   /** Write everything received so far, give Kakao work up to kakaoGraceMs, close, answer 'closed'. */
   | { type: 'close'; kakaoGraceMs: number };
 
@@ -147,6 +176,10 @@ export type WriterOut =
   | { type: 'kakao-news'; counts: { counter: KakaoCounter; label: string }[]; outcomes: { event_id: string; delivered: boolean; reason: string | null }[] }
   | { type: 'kakao-reply'; id: number; body: Record<string, unknown> }
   | { type: 'page-reply'; id: number; page: EventPage | null; error: string | null }
-  /** Records other replicas stored (shared store only), in the store's order, as they arrive. */
-  | { type: 'followed'; lines: string[]; positions: number[] }
+  | { type: 'key-reply'; id: number; claim: KeyClaim }
+  /**
+   * Records other replicas stored (shared store only), in the store's order, as they arrive;
+   * `alerted` says of each whether it is an END whose memo some replica sends.
+   */
+  | { type: 'followed'; lines: string[]; positions: number[]; alerted: boolean[] }
   | { type: 'closed' };

@@ -2,7 +2,7 @@
  * The event side as the HTTP routes see it: append a record (acknowledged once written), the
  * recent list, the log's readiness, the Kakao debug calls, reopen and close.
  */
-import type { AlertRequest, EventPage, EventPageQuery, EventsConfig, WriterInit } from '../contracts/writer.js';
+import type { AlertRequest, EventPage, EventPageQuery, EventsConfig, KeyClaim, WriterInit } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
@@ -39,7 +39,7 @@ export class EventLog {
   private constructor(client: WriterClient, recent: RecentEvents, kakaoGraceMs: number, maxEventBytes: number) {
     this.client = client;
     client.onAlertOutcome = (outcome) => { for (const w of this.watchers) w.alertOutcome(outcome); };
-    client.onFollowed = (lines, positions) => this.followed(lines, positions);
+    client.onFollowed = (lines, positions, alerted) => this.followed(lines, positions, alerted);
     this.recent = recent;
     this.kakaoGraceMs = kakaoGraceMs;
     this.maxEventBytes = maxEventBytes;
@@ -109,6 +109,16 @@ export class EventLog {
     return this.client.page(query);
   }
 
+  /** Claims an Idempotency-Key in the store's shared bucket (store 'nats' only). */
+  claimKey(key: string, fingerprint: string, eventId: string): Promise<KeyClaim> {
+    return this.client.claimKey(key, fingerprint, eventId);
+  }
+
+  /** Settles a key claimed: done when its record was written, else let go so its retry writes. */
+  settleKey(key: string, fingerprint: string, revision: number, eventId: string, written: boolean): void {
+    this.client.settleKey(key, fingerprint, revision, eventId, written);
+  }
+
   /** Null while the log is writable, else the reason (for /ready). */
   readiness(): string | null {
     return this.client.readiness();
@@ -134,13 +144,16 @@ export class EventLog {
     return this.client.close(options?.kakaoGraceMs ?? this.kakaoGraceMs);
   }
 
-  /** Records other replicas stored: they join the recent list and the watchers as this replica's own do. */
-  private followed(lines: string[], positions: number[]): void {
+  /**
+   * Records other replicas stored: they join the recent list and the watchers as this replica's own
+   * do (an END whose memo some replica sends shows as pending until its outcome comes).
+   */
+  private followed(lines: string[], positions: number[], alerted: boolean[]): void {
     for (const [i, line] of lines.entries()) {
       const record = parseJsonObject(line) as EventRecord | null;
       if (!record) continue;
       this.recent.push(line, positions[i] ?? null);
-      for (const w of this.watchers) w.written(record, line, false);
+      for (const w of this.watchers) w.written(record, line, alerted[i] === true);
     }
   }
 }

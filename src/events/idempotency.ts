@@ -4,14 +4,43 @@
  * nothing. A repeat that arrives while the first is still being written waits for it. The
  * same key with a different request is refused (422, as the draft suggests).
  *
- * Keys live in memory, in insertion order: at most `maxKeys`, the oldest forgotten first, each
- * for `windowMs`. A restart forgets them.
+ * On the file store keys live in memory, in insertion order: at most `maxKeys`, the oldest
+ * forgotten first, each for `windowMs`. A restart forgets them. The NATS store shares them between
+ * replicas (shared-keys.ts).
  */
 import { createHash } from 'node:crypto';
+import type { IdempotencyConfig } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
+import { newEventId } from './records.js';
 
 /** Longest key taken; the draft sets none, this bounds the memory one key can hold. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** Where the Idempotency-Keys of event writes are kept: this process's memory, or the NATS store's bucket. */
+export interface EventWriteKeys {
+  /**
+   * Runs `write` once for `key`, with the event_id its record gets; resolves with that event_id
+   * (the first write's, for a repeat with the same fingerprint).
+   */
+  run(key: string, fingerprint: string, write: (eventId: string) => Promise<void>): Promise<string>;
+}
+
+/** The file store's keys: in this process's memory. */
+export function memoryEventKeys(config: IdempotencyConfig): EventWriteKeys {
+  const keys = new IdempotencyKeys<string>(config.windowSec * 1000, config.maxKeys);
+  return {
+    run: (key, fingerprint, write) => keys.run(key, fingerprint, async () => {
+      const eventId = newEventId();
+      await write(eventId);
+      return eventId;
+    }),
+  };
+}
+
+/** The 422 for a key used before with another request. */
+export function keyReused(): AppError {
+  return new AppError('idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
+}
 
 interface Entry<T> {
   fingerprint: string;
@@ -40,12 +69,7 @@ export class IdempotencyKeys<T> {
   run(key: string, fingerprint: string, work: () => Promise<T>): Promise<T> {
     this.forgetExpired();
     const known = this.entries.get(key);
-    if (known) {
-      if (known.fingerprint !== fingerprint) {
-        return Promise.reject(new AppError('idempotency_key_reused', 'this Idempotency-Key was already used with a different request'));
-      }
-      return known.answer;
-    }
+    if (known) return known.fingerprint === fingerprint ? known.answer : Promise.reject(keyReused());
     if (this.entries.size >= this.maxKeys) this.entries.delete(this.entries.keys().next().value!);
     const entry: Entry<T> = { fingerprint, expiresAt: this.now() + this.windowMs, answer: work(), settled: false };
     this.entries.set(key, entry);

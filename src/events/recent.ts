@@ -38,6 +38,8 @@ export class RecentEvents {
     // Records arrive nearly in order: the place is found from the end in a step or a few.
     let i = positions.length;
     while (i > this.head && positions[i - 1]! > at) i--;
+    // One record seen twice (a retried publish the stream stored once) is kept once.
+    if (position !== null && i > this.head && positions[i - 1] === at) return;
     if (i === positions.length) {
       positions.push(at);
       lines.push(line);

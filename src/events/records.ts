@@ -37,11 +37,12 @@ export const PAYLOAD_FLOAT_FIELDS: ReadonlySet<string> = new Set(['ts', 'prob', 
 const payloadData = new WeakSet<object>();
 
 /**
- * Builds the record for one `/event/payload` body. `ts` defaults to `nowSeconds`. A `probs` list is
+ * Builds the record for one `/event/payload` body, with `eventId` (an Idempotency-Key's record
+ * keeps the one claimed for it). `ts` defaults to `nowSeconds`. A `probs` list is
  * turned into a map with the `events` list; a list without `events`, or of another length, throws
  * AppError('invalid_input') — this is the one place that check is made.
  */
-export function recordFromPayload(payload: EventPayloadInput, nowSeconds: number): EventRecord {
+export function recordFromPayload(payload: EventPayloadInput, nowSeconds: number, eventId = newEventId()): EventRecord {
   const ts = payload.ts ?? nowSeconds;
   const data: Record<string, unknown> = {
     type: payload.type,
@@ -62,19 +63,22 @@ export function recordFromPayload(payload: EventPayloadInput, nowSeconds: number
     session_id: payload.session_id ?? null,
     user_id: payload.user_id ?? null,
     data,
-    event_id: newEventId(),
+    event_id: eventId,
   };
 }
 
-/** Builds the record for one `POST /event/` body; the timestamp is normalised like Python's isoformat() (naive → +00:00). */
-export function recordFromStructured(event: StructuredEventInput): EventRecord {
+/**
+ * Builds the record for one `POST /event/` body, with `eventId`; the timestamp is normalised like
+ * Python's isoformat() (naive → +00:00).
+ */
+export function recordFromStructured(event: StructuredEventInput, eventId = newEventId()): EventRecord {
   return {
     timestamp: normaliseTimestamp(event.timestamp),
     event_type: event.event_type,
     session_id: event.session_id ?? null,
     user_id: event.user_id ?? null,
     data: event.data ?? null,
-    event_id: newEventId(),
+    event_id: eventId,
   };
 }
 
@@ -100,7 +104,8 @@ function probsMap(probs: EventPayloadInput['probs'], events: EventPayloadInput['
   return Object.fromEntries(events.map((name, i) => [name, probs[i]!]));
 }
 
-function newEventId(): string {
+/** A record's event_id: 32 hex digits. */
+export function newEventId(): string {
   return randomUUID().replaceAll('-', '');
 }
 

@@ -5,7 +5,7 @@
  * Kakao metrics (the thread only reports figures).
  */
 import type { Worker } from 'node:worker_threads';
-import type { AlertRequest, EventPage, EventPageQuery, KakaoCounter, KakaoDebugCall, WriterInit, WriterOut } from '../contracts/writer.js';
+import type { AlertRequest, EventPage, EventPageQuery, KakaoCounter, KakaoDebugCall, KeyClaim, WriterInit, WriterOut } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
@@ -56,11 +56,12 @@ export class WriterClient {
   private nextCallId = 1;
   private readonly calls = new Map<number, (body: Record<string, unknown>) => void>();
   private readonly pages = new Map<number, { resolve(page: EventPage): void; reject(err: AppError): void }>();
+  private readonly keyClaims = new Map<number, { resolve(claim: KeyClaim): void; reject(err: AppError): void }>();
   private onClosed: (() => void) | null = null;
   /** Told what became of each END's memo (the writer thread reports it by event_id). */
   onAlertOutcome: ((outcome: AlertOutcome) => void) | null = null;
-  /** Told of records other replicas stored (shared store only), in the store's order. */
-  onFollowed: ((lines: string[], positions: number[]) => void) | null = null;
+  /** Told of records other replicas stored (shared store only), in the store's order, and which ask for a memo. */
+  onFollowed: ((lines: string[], positions: number[], alerted: boolean[]) => void) | null = null;
 
   private constructor(worker: Worker, problem: string | null, backlogMax: number, logger: Logger, metrics: Metrics) {
     this.worker = worker;
@@ -149,6 +150,22 @@ export class WriterClient {
     });
   }
 
+  /** Claims an Idempotency-Key in the shared store (store 'nats'); rejects like append when the thread cannot be asked. */
+  claimKey(key: string, fingerprint: string, eventId: string): Promise<KeyClaim> {
+    if (this.closing) return Promise.reject(new AppError('shutting_down', 'the server is shutting down'));
+    if (this.stopped) return Promise.reject(new AppError('event_log_unavailable', this.problem ?? 'event writer stopped'));
+    const id = this.nextCallId++;
+    return new Promise((resolve, reject) => {
+      this.keyClaims.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'key-claim', id, key, fingerprint, eventId });
+    });
+  }
+
+  /** After the write of a claimed key: done when written, else let go so its retry writes. */
+  settleKey(key: string, fingerprint: string, revision: number, eventId: string, written: boolean): void {
+    if (!this.stopped) this.worker.postMessage({ type: 'key-settle', key, fingerprint, revision, eventId, written });
+  }
+
   /** Stops taking appends, waits for every pending line to be written, gives Kakao up to kakaoGraceMs, stops the thread. */
   close(kakaoGraceMs: number): Promise<void> {
     this.closing ??= this.doClose(kakaoGraceMs);
@@ -212,8 +229,12 @@ export class WriterClient {
         else waiting?.reject(new AppError('event_log_unavailable', message.error ?? 'the event store could not be read'));
         return;
       }
+      case 'key-reply':
+        this.keyClaims.get(message.id)?.resolve(message.claim);
+        this.keyClaims.delete(message.id);
+        return;
       case 'followed':
-        this.onFollowed?.(message.lines, message.positions);
+        this.onFollowed?.(message.lines, message.positions, message.alerted);
         return;
       case 'closed':
         this.onClosed?.();
@@ -264,8 +285,9 @@ export class WriterClient {
     if (last && this.head < this.pending.length) this.settle(last.seq, error);
     for (const resolve of this.calls.values()) resolve({ ok: false, err: 'event writer stopped' });
     this.calls.clear();
-    for (const { reject } of this.pages.values()) reject(error);
+    for (const { reject } of [...this.pages.values(), ...this.keyClaims.values()]) reject(error);
     this.pages.clear();
+    this.keyClaims.clear();
   }
 
   private onStopped(reason: string): void {

@@ -28,6 +28,7 @@ export function eventOptions(dir: string, overrides: { events?: Partial<EventsCo
       eventPageBase: null,
       ...overrides.kakao,
     },
+    idempotency: { windowSec: 86_400, maxKeys: 100_000 },
     logLevel: 'silent',
   };
 }

@@ -142,6 +142,15 @@ export class KakaoStandin {
     };
   }
 
+  /**
+   * Forgets the requests received and the scripted answers not yet given: the next scenario on a
+   * server shared with earlier ones starts from a quiet Kakao. Tokens stay; holds are their taker's to release.
+   */
+  reset(): void {
+    this.requests.length = 0;
+    this.#scripts.clear();
+  }
+
   requestsTo(endpoint: StandinEndpoint): ReceivedRequest[] {
     return this.requests.filter((r) => r.endpoint === endpoint);
   }

@@ -12,9 +12,9 @@ export interface EventSink {
   /**
    * Reads the last `maxLines` records (oldest first), then gets ready for appends. Never throws for
    * an unwritable store: see problem(). A shared store then calls `followed` with the records other
-   * replicas store, in the store's order, as they arrive.
+   * replicas store, in the store's order, as they arrive, and whether each asks for a memo.
    */
-  start(maxLines: number, followed: (lines: string[], positions: number[]) => void): Promise<StoreTail>;
+  start(maxLines: number, followed: (lines: string[], positions: number[], alerted: boolean[]) => void): Promise<StoreTail>;
   /**
    * Stores a batch of complete lines (each ending in "\n") as one unit; rejects with the reason when
    * it cannot. `alerts` are the END memos the batch asks for: a sink whose `sendsAlerts` is true

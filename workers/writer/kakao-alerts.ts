@@ -1,5 +1,6 @@
 /**
- * The END-alert policy (KAKAO.md): a cooldown per (session, event); a bounded queue sent up to
+ * The END-alert policy (KAKAO.md): a cooldown per (session, event), kept in this process or shared
+ * by the replicas of the NATS store (kakao-cooldowns.ts); a bounded queue sent up to
  * SEND_SLOTS memos at once, newest alert first, memos older than the max age dropped as stale;
  * bounded exponential back-off with jitter for transient errors only, the retry waiting on a timer
  * outside the send slots; a pause after a quota error; and every alert that is not delivered
@@ -10,6 +11,7 @@ import type { Logger } from 'pino';
 import type { KakaoConfig, AlertRequest, KakaoCounter } from '../../src/contracts/writer.js';
 import { systemClock, type Clock } from './kakao-clock.js';
 import { describeError, KAKAO_CONNECTIONS, type KakaoApi, type KakaoError, type KakaoReply } from './kakao-client.js';
+import { MemoryCooldowns, type Cooldown, type Cooldowns } from './kakao-cooldowns.js';
 import { DropLog } from './kakao-drop-log.js';
 import type { KakaoTokens } from './kakao-tokens.js';
 import { cutMemo, memoLink, memoText, templateObject } from './memo.js';
@@ -34,16 +36,14 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 8_000;
 /** Kakao's quotas are daily: probing once an hour costs little and notices the reset. */
 const QUOTA_PAUSE_MS = 60 * 60_000;
-/** Cooldown entries kept; the oldest go first (a Map iterates in insertion order). */
-const COOLDOWN_KEYS_MAX = 10_000;
 
 /** An accepted alert on its way to Kakao. */
 interface Pending {
   alert: AlertRequest;
   template: string;
   attempts: number;
-  /** The cooldown entry it started, given back if it is pushed out of a full queue unsent. */
-  cooldown: { key: string; at: number } | null;
+  /** The cooldown it started, given back if it is pushed out of a full queue unsent. */
+  cooldown: Cooldown | null;
 }
 
 export class KakaoAlerts {
@@ -54,7 +54,9 @@ export class KakaoAlerts {
   /** Waiting out a back-off, each with the cancel of its timer; they hold no send slot. */
   private readonly retrying = new Map<Pending, () => void>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly lastAccepted = new Map<string, number>();
+  private cooldowns: Cooldowns = new MemoryCooldowns();
+  /** Alerts waiting for a shared cooldown's answer before they join the queue. */
+  private starting = 0;
   private readonly dropLogs: { queue_full: DropLog; stale: DropLog };
   private readonly idleWaiters: Array<() => void> = [];
   private pausedUntil = 0;
@@ -66,18 +68,26 @@ export class KakaoAlerts {
     this.dropLogs = { queue_full: new DropLog('queue_full', deps.logger, this.clock), stale: new DropLog('stale', deps.logger, this.clock) };
   }
 
+  /** Keeps the cooldowns in `cooldowns` (shared by the replicas) instead of this process's memory. */
+  useCooldowns(cooldowns: Cooldowns): void {
+    this.cooldowns = cooldowns;
+  }
+
   /** Takes an alert for an END event that has been written; never blocks. */
   enqueue(alert: AlertRequest): void {
-    const refusal = this.refusal(alert);
-    if (refusal) {
-      this.undelivered(alert, refusal);
-      return;
-    }
-    if (this.ready.length + this.retrying.size >= QUEUE_MAX) this.dropOldest();
-    const { config } = this.deps;
-    const template = templateObject(cutMemo(memoText(alert, config.timeZone)), memoLink(alert, config), config.buttonTitle);
-    this.ready.push({ alert, template, attempts: 0, cooldown: this.startCooldown(alert) });
-    this.pump();
+    const refusal = this.refusal();
+    if (refusal) return this.undelivered(alert, refusal);
+    const cooldownMs = this.deps.config.cooldownSec * 1000;
+    if (cooldownMs <= 0) return this.accept(alert, null);
+    const admit = (cooldown: Cooldown | null) => (cooldown ? this.accept(alert, cooldown) : this.undelivered(alert, 'cooldown'));
+    const started = this.cooldowns.start(cooldownKey(alert), this.clock.now(), cooldownMs, alert.event_id);
+    if (!(started instanceof Promise)) return admit(started);
+    this.starting++;
+    void started.then((cooldown) => {
+      this.starting--;
+      admit(cooldown);
+      this.pump(); // wakes close() when this was the last alert it waited for
+    });
   }
 
   /** The send-test debug answer: the given text as a memo, outside the queue, the cooldown and the quota pause. */
@@ -111,27 +121,24 @@ export class KakaoAlerts {
     await Promise.all(this.inFlight);
   }
 
-  private refusal(alert: AlertRequest): string | null {
+  /** Why no alert is taken now, before its cooldown is asked; null when they are. */
+  private refusal(): string | null {
     if (this.closed) return 'shutdown';
-    if (!this.deps.tokens.usable()) return 'no_token';
-    const now = this.clock.now();
-    if (now < this.pausedUntil) return 'quota_paused';
-    const cooldownMs = this.deps.config.cooldownSec * 1000;
-    if (cooldownMs > 0) {
-      const last = this.lastAccepted.get(cooldownKey(alert));
-      if (last !== undefined && now - last < cooldownMs) return 'cooldown';
-    }
+    const tokens = this.deps.tokens.refusal();
+    if (tokens) return tokens;
+    if (this.clock.now() < this.pausedUntil) return 'quota_paused';
     return null;
   }
 
-  private startCooldown(alert: AlertRequest): Pending['cooldown'] {
-    if (this.deps.config.cooldownSec <= 0) return null;
-    const key = cooldownKey(alert);
-    const at = this.clock.now();
-    this.lastAccepted.delete(key);
-    this.lastAccepted.set(key, at);
-    if (this.lastAccepted.size > COOLDOWN_KEYS_MAX) this.lastAccepted.delete(this.lastAccepted.keys().next().value!);
-    return { key, at };
+  /** Queues an alert that passed the refusals and its cooldown (null: none is set). */
+  private accept(alert: AlertRequest, cooldown: Cooldown | null): void {
+    // A shared cooldown answered after close().
+    if (this.closed) return this.undelivered(alert, 'shutdown');
+    if (this.ready.length + this.retrying.size >= QUEUE_MAX) this.dropOldest();
+    const { config } = this.deps;
+    const template = templateObject(cutMemo(memoText(alert, config.timeZone)), memoLink(alert, config), config.buttonTitle);
+    this.ready.push({ alert, template, attempts: 0, cooldown });
+    this.pump();
   }
 
   /** A full queue makes room for the new alert by dropping the oldest waiting one, which was never sent. */
@@ -142,7 +149,7 @@ export class KakaoAlerts {
     this.retrying.get(oldest)?.();
     this.retrying.delete(oldest);
     // Its camera's next END must not be held back by a cooldown for a memo that never went out.
-    if (oldest.cooldown && this.lastAccepted.get(oldest.cooldown.key) === oldest.cooldown.at) this.lastAccepted.delete(oldest.cooldown.key);
+    oldest.cooldown?.giveBack();
     this.undelivered(oldest.alert, 'queue_full');
   }
 
@@ -185,7 +192,7 @@ export class KakaoAlerts {
   }
 
   private idle(): boolean {
-    return this.ready.length === 0 && this.retrying.size === 0 && this.inFlight.size === 0;
+    return this.ready.length === 0 && this.retrying.size === 0 && this.inFlight.size === 0 && this.starting === 0;
   }
 
   private async attempt(pending: Pending): Promise<void> {

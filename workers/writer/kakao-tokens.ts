@@ -56,6 +56,8 @@ export class KakaoTokens {
   private rejectedRefreshes = 0;
   private lastRefreshAt: number | null = null;
   private lastError: string | null = null;
+  /** The store the tokens will be loaded from, named, while it has not answered yet (see awaitStore). */
+  private awaitedStore: string | null = null;
   private closed = false;
 
   constructor(deps: KakaoTokensDeps) {
@@ -86,6 +88,7 @@ export class KakaoTokens {
   load(store: TokenStore = this.store): Promise<void> {
     const { config, logger } = this.deps;
     this.store = store;
+    this.awaitedStore = null;
     store.follow((tokens) => this.adopt(tokens));
     const saved = store.saved();
     const applies = saved !== null && (config.refreshToken === null || saved.env_refresh_token_sha256 === sha256(config.refreshToken));
@@ -122,9 +125,23 @@ export class KakaoTokens {
     else this.schedule();
   }
 
+  /**
+   * The tokens are kept in a shared store (`store` names it) that has not answered yet: until
+   * load(), the token check and the memos say so rather than that no token is set.
+   */
+  awaitStore(store: string): void {
+    this.awaitedStore = store;
+  }
+
   /** Whether a memo can be attempted at all: an access token, or a way to get one. */
   usable(): boolean {
     return this.access !== null || this.canRefresh();
+  }
+
+  /** Why no memo can be attempted, as an undelivered reason; null when one can. */
+  refusal(): 'no_token' | 'token_store_unreachable' | null {
+    if (this.usable()) return null;
+    return this.awaitedStore === null ? 'no_token' : 'token_store_unreachable';
   }
 
   /**
@@ -220,9 +237,9 @@ export class KakaoTokens {
   }
 
   private noTokenError(): KakaoError {
-    const message = this.state === 'invalid'
-      ? 'Kakao refresh token is expired or invalid (KOE322): log in again and set KAKAO_REFRESH_TOKEN'
-      : 'KAKAO_ACCESS_TOKEN not set';
+    let message = 'KAKAO_ACCESS_TOKEN not set';
+    if (this.awaitedStore !== null) message = `the Kakao tokens are in ${this.awaitedStore}, which is not reachable yet`;
+    else if (this.state === 'invalid') message = 'Kakao refresh token is expired or invalid (KOE322): log in again and set KAKAO_REFRESH_TOKEN';
     return { kind: 'no_token', code: 'no_token', message, status: null };
   }
 

@@ -1,13 +1,12 @@
 import { ErrorMessage, EventAccepted, EventPayload, EventRecordSchema, HTTPValidationError, RecentQuery, StructuredEvent } from '../../contracts/api.js';
-import type { IdempotencyConfig } from '../../config.js';
 import type { EventLog } from '../../events/event-log.js';
-import { IdempotencyKeys, idempotencyKey, requestFingerprint } from '../../events/idempotency.js';
-import { recordFromPayload, recordFromStructured, type EventRecord } from '../../events/records.js';
+import { idempotencyKey, requestFingerprint, type EventWriteKeys } from '../../events/idempotency.js';
+import { newEventId, recordFromPayload, recordFromStructured } from '../../events/records.js';
 import { Type } from '@sinclair/typebox';
 import type { Exchange } from '../exchange.js';
 import { defineRoute, type RouteResult, type RouteSpec } from '../route.js';
 
-const accepted = (record: EventRecord): RouteResult => ({ raw: `{"success":true,"event_id":"${record.event_id}"}` });
+const accepted = (eventId: string): RouteResult => ({ raw: `{"success":true,"event_id":"${eventId}"}` });
 
 const writeFailures = {
   400: { description: 'Idempotency-Key longer than 255 characters', schema: ErrorMessage },
@@ -15,12 +14,13 @@ const writeFailures = {
   503: { description: 'The event log cannot be written, or its backlog is full (Retry-After)', schema: ErrorMessage },
 };
 
-export function eventRoutes(events: EventLog, idempotency: IdempotencyConfig): RouteSpec<any, any>[] {
-  const keys = new IdempotencyKeys<RouteResult>(idempotency.windowSec * 1000, idempotency.maxKeys);
+export function eventRoutes(events: EventLog, keys: EventWriteKeys): RouteSpec<any, any>[] {
   /** Writes once per Idempotency-Key: a repeat gets the first answer. */
-  const once = (route: string, exchange: Exchange, body: unknown, write: () => Promise<RouteResult>): Promise<RouteResult> => {
+  const once = (route: string, exchange: Exchange, body: unknown, write: (eventId: string) => Promise<void>): Promise<RouteResult> => {
     const key = idempotencyKey(exchange.idempotencyKey);
-    return key === null ? write() : keys.run(key, requestFingerprint(route, body), write);
+    if (key !== null) return keys.run(key, requestFingerprint(route, body), write).then(accepted);
+    const eventId = newEventId();
+    return write(eventId).then(() => accepted(eventId));
   };
   return [
     defineRoute<EventPayload>({
@@ -32,11 +32,8 @@ export function eventRoutes(events: EventLog, idempotency: IdempotencyConfig): R
       body: { schema: EventPayload },
       responses: { 200: { description: 'Written to the event log', schema: EventAccepted }, ...writeFailures },
       handler: ({ body, exchange }) =>
-        once('event_payload', exchange, body, async () => {
-          const record = recordFromPayload(body, Date.now() / 1000);
-          await events.append(record, { alert: body.type === 'END' });
-          return accepted(record);
-        }),
+        once('event_payload', exchange, body, async (eventId) =>
+          events.append(recordFromPayload(body, Date.now() / 1000, eventId), { alert: body.type === 'END' })),
     }),
     defineRoute<StructuredEvent>({
       method: 'POST',
@@ -47,11 +44,7 @@ export function eventRoutes(events: EventLog, idempotency: IdempotencyConfig): R
       body: { schema: StructuredEvent },
       responses: { 200: { description: 'Written to the event log', schema: EventAccepted }, ...writeFailures },
       handler: ({ body, exchange }) =>
-        once('event_structured', exchange, body, async () => {
-          const record = recordFromStructured(body.event);
-          await events.append(record);
-          return accepted(record);
-        }),
+        once('event_structured', exchange, body, async (eventId) => events.append(recordFromStructured(body.event, eventId))),
     }),
     defineRoute<undefined, { limit: number }>({
       method: 'GET',

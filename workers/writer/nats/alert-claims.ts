@@ -9,13 +9,18 @@
  * over and sends the memo again. A repeated fall memo is the lesser harm; a claim that blocked
  * resending would lose the memos of every replica that dies while Kakao is slow.
  *
+ * A final claim says why a memo was dropped, and every replica watches the bucket for them: the
+ * outcome of a memo another replica sent reaches this replica's watch page too.
+ *
  * Leases are judged by the claim's own timestamp against this replica's clock: replicas' clocks
  * are taken to agree within a few seconds (NTP). The bucket's max age (server 2.9 has no per-key
  * TTL) bounds how long claims are kept, and so how late a redelivery is still recognised.
  */
 import { createHash } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import type { KV, Kvm } from '@nats-io/kv';
+import type { KV, KvEntry, Kvm } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import { errorMessage } from '../../../src/common/errors.js';
 
 /** A claim not renewed for this long belongs to a replica taken for dead. */
 export const CLAIM_LEASE_MS = 10_000;
@@ -29,6 +34,17 @@ interface ClaimValue {
   replica: string;
   /** When the claim was taken, renewed or finished (ms since epoch, the writer's clock). */
   at: number;
+  /** The END's (the key is a hash of an event_id that is no valid key). */
+  event_id: string;
+  /** Why a dropped memo was not delivered (a kakao_alerts_undelivered_total reason); null otherwise. */
+  reason: string | null;
+}
+
+/** A memo settled by another replica. */
+export interface SettledClaim {
+  eventId: string;
+  state: FinalState;
+  reason: string | null;
 }
 
 export type ClaimOutcome =
@@ -63,18 +79,19 @@ export class AlertClaims {
     // Contention settles within a few rounds: every loser re-reads a claim that someone holds.
     for (let round = 0; round < 3; round++) {
       try {
-        return { kind: 'mine', revision: await this.kv.create(key, this.value('sending')) };
+        return { kind: 'mine', revision: await this.kv.create(key, this.value('sending', eventId)) };
       } catch (err) {
         if (!isWrongRevision(err)) throw err;
       }
       const entry = await this.kv.get(key);
       if (!entry || entry.operation !== 'PUT') continue;
-      const held = entry.json<ClaimValue>();
-      if (held.state !== 'sending') return { kind: 'final', state: held.state, replica: held.replica };
-      const left = held.at + CLAIM_LEASE_MS - Date.now();
-      if (left > 0) return { kind: 'held', replica: held.replica, retryInMs: left };
+      // A value that is no claim is taken over like one whose lease ran out.
+      const held = parse(entry);
+      if (held && held.state !== 'sending') return { kind: 'final', state: held.state, replica: held.replica };
+      const left = held ? held.at + CLAIM_LEASE_MS - Date.now() : 0;
+      if (held && left > 0) return { kind: 'held', replica: held.replica, retryInMs: left };
       try {
-        return { kind: 'mine', revision: await this.kv.update(key, this.value('sending'), entry.revision) };
+        return { kind: 'mine', revision: await this.kv.update(key, this.value('sending', eventId), entry.revision) };
       } catch (err) {
         if (!isWrongRevision(err)) throw err;
       }
@@ -84,12 +101,12 @@ export class AlertClaims {
 
   /** Extends this replica's claim; resolves with its new revision, rejects when the claim was taken over. */
   renew(eventId: string, revision: number): Promise<number> {
-    return this.kv.update(claimKey(eventId), this.value('sending'), revision);
+    return this.kv.update(claimKey(eventId), this.value('sending', eventId), revision);
   }
 
-  /** Marks the memo sent or given up, so a redelivery is acknowledged without sending. */
-  async finish(eventId: string, revision: number, state: FinalState): Promise<void> {
-    await this.kv.update(claimKey(eventId), this.value(state), revision);
+  /** Marks the memo sent or given up (for `reason`), so a redelivery is acknowledged without sending. */
+  async finish(eventId: string, revision: number, state: FinalState, reason: string | null): Promise<void> {
+    await this.kv.update(claimKey(eventId), this.value(state, eventId, reason), revision);
   }
 
   /** Gives the claim up (this replica is closing): another replica may send at once. */
@@ -97,8 +114,43 @@ export class AlertClaims {
     await this.kv.delete(claimKey(eventId), { previousSeq: revision });
   }
 
-  private value(state: ClaimValue['state']): string {
-    return JSON.stringify({ state, replica: this.replicaId, at: Date.now() } satisfies ClaimValue);
+  /**
+   * Calls `listener` with each memo another replica settles from now on; resolves with the
+   * watch's stop. Every claim write reaches every replica (a few per END: taken, renewed while
+   * Kakao is slow, finished); all but the final ones are skipped on sight.
+   */
+  async followSettled(listener: (settled: SettledClaim) => void, logger: Logger): Promise<() => void> {
+    const watcher = await this.kv.watch({ include: 'updates', ignoreDeletes: true });
+    let stopped = false;
+    void (async () => {
+      try {
+        for await (const entry of watcher) {
+          const claim = entry.operation === 'PUT' ? parse(entry) : null;
+          if (!claim || claim.state === 'sending' || claim.replica === this.replicaId) continue;
+          // Claims written before they held the event_id are keyed by it (event_ids are valid keys).
+          listener({ eventId: typeof claim.event_id === 'string' ? claim.event_id : entry.key, state: claim.state, reason: claim.reason ?? null });
+        }
+      } catch (err) {
+        if (!stopped) logger.error({ err: errorMessage(err) }, 'stopped following the Kakao alert claims; memos sent elsewhere show as pending here');
+      }
+    })();
+    return () => {
+      stopped = true;
+      watcher.stop();
+    };
+  }
+
+  private value(state: ClaimValue['state'], eventId: string, reason: string | null = null): string {
+    return JSON.stringify({ state, replica: this.replicaId, at: Date.now(), event_id: eventId, reason } satisfies ClaimValue);
+  }
+}
+
+function parse(entry: KvEntry): ClaimValue | null {
+  try {
+    const claim = entry.json<ClaimValue | null>();
+    return claim !== null && typeof claim === 'object' && typeof claim.state === 'string' ? claim : null;
+  } catch {
+    return null;
   }
 }
 

@@ -3,9 +3,10 @@
  * so each alert goes to one replica's KakaoAlerts queue (cooldown, back-off, quota pause, stale
  * drop). An alert is claimed before it is queued (alert-claims.ts) and settled by its outcome:
  * delivered, or undelivered for a reason any replica would meet too (stale, no_token, quota_paused,
- * a refusal by Kakao…): the claim is marked, then the message acknowledged. Undelivered because
- * this replica is closing (or its queue overflowed): the claim is let go and the message handed
- * back (nak), so another replica sends it.
+ * a refusal by Kakao…): the claim is marked with it, then the message acknowledged. Undelivered
+ * because this replica is closing (or its queue overflowed, or its tokens are not loaded yet): the
+ * claim is let go and the message handed back (nak), so another replica sends it. The other
+ * replicas' final claims are followed: this replica learns every memo's outcome, for its watch page.
  *
  * Ack wait is ACK_WAIT_MS: the messages in hand are kept alive every WORKING_EVERY_MS while
  * KakaoAlerts retries, so only a replica that stops answering (killed, frozen) has its messages
@@ -35,7 +36,7 @@ const PULL_RETRY_MS = 1_000;
 /** A claim that could not be read or written (NATS trouble): the alert comes back after this. */
 const CLAIM_RETRY_MS = 1_000;
 /** Outcomes that another replica would not meet: the alert is handed back for it. */
-const HANDED_BACK = new Set(['shutdown', 'queue_full']);
+const HANDED_BACK = new Set(['shutdown', 'queue_full', 'token_store_unreachable']);
 /** Settings an existing consumer must have; others only matter when it is created. */
 const CHECKED_SETTINGS = ['filter_subject', 'ack_policy', 'ack_wait', 'max_deliver', 'max_ack_pending'] as const;
 
@@ -51,6 +52,8 @@ export interface AlertConsumerDeps {
   queue: { enqueue(alert: AlertRequest): void };
   /** Alerts the queue takes without dropping one. */
   capacity: number;
+  /** What became of a memo another replica settled (this replica's own come from the queue). */
+  settledElsewhere(eventId: string, delivered: boolean, reason: string | null): void;
   /**
    * Creating the consumer, alerts already in the stream up to this old are delivered too: those
    * stored while no replica had created it yet (NATS answered only after start). Older ones would
@@ -79,15 +82,17 @@ export class AlertConsumer {
   private readonly consumer: Consumer;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly pulling: Promise<void>;
+  private readonly stopFollowing: () => void;
   private batch: ConsumerMessages | null = null;
   /** Woken when a message leaves this replica's hands. */
   private roomWaiters: Array<() => void> = [];
   private stopping = false;
 
-  private constructor(deps: AlertConsumerDeps, consumer: Consumer, claims: AlertClaims) {
+  private constructor(deps: AlertConsumerDeps, consumer: Consumer, claims: AlertClaims, stopFollowing: () => void) {
     this.deps = deps;
     this.consumer = consumer;
     this.claims = claims;
+    this.stopFollowing = stopFollowing;
     this.heartbeat = setInterval(() => this.keepAlive(), WORKING_EVERY_MS).unref();
     this.pulling = this.pull();
   }
@@ -99,7 +104,9 @@ export class AlertConsumer {
   static async start(deps: AlertConsumerDeps): Promise<AlertConsumer> {
     await ensureConsumer(deps.jsm, deps.stream, deps.lookbackMs);
     const claims = await AlertClaims.open(deps.kvm, deps.stream, deps.replicas, deps.replicaId);
-    return new AlertConsumer(deps, await deps.js.consumers.get(deps.stream, ALERT_CONSUMER), claims);
+    const consumer = await deps.js.consumers.get(deps.stream, ALERT_CONSUMER);
+    const stopFollowing = await claims.followSettled(({ eventId, state, reason }) => deps.settledElsewhere(eventId, state === 'sent', reason), deps.logger);
+    return new AlertConsumer(deps, consumer, claims, stopFollowing);
   }
 
   /** What became of an alert: the claim is marked and the message acknowledged, or both handed back. */
@@ -109,15 +116,16 @@ export class AlertConsumer {
     this.byAlert.delete(alert);
     held.settling = true;
     if (reason !== null && HANDED_BACK.has(reason)) return this.handBack(held);
-    void this.write(held, (revision) => this.claims.finish(held.eventId, revision, delivered ? 'sent' : 'dropped')).then(() => {
+    void this.write(held, (revision) => this.claims.finish(held.eventId, revision, delivered ? 'sent' : 'dropped', reason)).then(() => {
       respond(held.msg, 'ack');
       this.drop(held);
     });
   }
 
-  /** Stops pulling; the alerts in hand stay until settled (KakaoAlerts closing settles them). */
+  /** Stops pulling and following; the alerts in hand stay until settled (KakaoAlerts closing settles them). */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopFollowing();
     this.wakeRoomWaiters();
     await this.batch?.close();
     await this.pulling;

@@ -1,9 +1,10 @@
 /**
  * Kakao on one replica of the NATS store: the tokens come from the bucket every replica shares,
- * END memos from the consumer every replica pulls from. Both start once the store is usable: at
- * start when NATS answers (a consumer with other settings then stops the server before it is
- * ready), else when NATS first answers; until then this replica sends no memo (the alerts wait in
- * the stream for whichever replica takes them).
+ * the cooldowns from another, END memos from the consumer every replica pulls from, and the
+ * outcomes of the memos other replicas send from the claims they settle. All start once the store
+ * is usable: at start when NATS answers (a consumer with other settings then stops the server
+ * before it is ready), else when NATS first answers; until then this replica sends no memo (the
+ * alerts wait in the stream for whichever replica takes them) and its token check says why.
  */
 import type { Logger } from 'pino';
 import type { AlertRequest, KakaoConfig } from '../../../src/contracts/writer.js';
@@ -12,13 +13,16 @@ import { QUEUE_MAX, type KakaoAlerts } from '../kakao-alerts.js';
 import type { KakaoTokens } from '../kakao-tokens.js';
 import { AlertConsumer } from './alert-consumer.js';
 import type { NatsContext, NatsHandles } from './context.js';
+import { CooldownBucket } from './cooldown-bucket.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface AlertReplicaDeps {
   context: NatsContext;
   tokens: KakaoTokens;
   alerts: KakaoAlerts;
-  kakao: Pick<KakaoConfig, 'timeoutMs' | 'maxAgeSec'>;
+  kakao: Pick<KakaoConfig, 'timeoutMs' | 'maxAgeSec' | 'cooldownSec'>;
+  /** What became of a memo another replica settled. */
+  settledElsewhere(eventId: string, delivered: boolean, reason: string | null): void;
   logger: Logger;
 }
 
@@ -35,6 +39,7 @@ export class AlertReplica {
 
   /** Starts now if the store is usable (rejecting with the reason when it cannot), else once it is. */
   start(): Promise<void> {
+    this.deps.tokens.awaitStore('the NATS store');
     let atStart = true;
     this.stopListening = this.deps.context.onUsable((handles) => {
       // After a reconnection the parts carry on by themselves.
@@ -74,15 +79,16 @@ export class AlertReplica {
   }
 
   private async open(handles: NatsHandles): Promise<void> {
-    const { context, tokens, alerts, kakao, logger } = this.deps;
+    const { context, tokens, alerts, kakao, settledElsewhere, logger } = this.deps;
     const { stream, replicas } = context.config;
     const { replicaId } = context;
     // A refresh turn is one Kakao call and a few bucket writes.
     this.bucket = await TokenBucket.open({ kvm: handles.kvm, stream, replicas, replicaId, leaseMs: kakao.timeoutMs + 10_000, logger });
     await tokens.load(this.bucket);
     tokens.start();
+    if (kakao.cooldownSec > 0) alerts.useCooldowns(await CooldownBucket.open({ kvm: handles.kvm, stream, replicas, replicaId, logger }));
     // Alerts older than the max age would be dropped as stale; without one, a day's are taken.
     const lookbackMs = (kakao.maxAgeSec > 0 ? kakao.maxAgeSec : 86_400) * 1000;
-    this.consumer = await AlertConsumer.start({ ...handles, stream, replicas, replicaId, queue: alerts, capacity: QUEUE_MAX, lookbackMs, logger });
+    this.consumer = await AlertConsumer.start({ ...handles, stream, replicas, replicaId, queue: alerts, capacity: QUEUE_MAX, lookbackMs, settledElsewhere, logger });
   }
 }

@@ -48,13 +48,14 @@ export class NatsSink implements EventSink {
   private readonly alertSubject: string;
   /** Rejections of the appends waiting for acks: a lost connection fails them at once. */
   private readonly waiting = new Set<(err: Error) => void>();
-  private followed: ((lines: string[], positions: number[]) => void) | null = null;
+  private followed: ((lines: string[], positions: number[], alerted: boolean[]) => void) | null = null;
   private following: ConsumerMessages | null = null;
   private startingToFollow = false;
   /** The last stream sequence handed on (or read in the tail); following resumes after it. */
   private lastSeen: number | null = null;
   private batch: string[] = [];
   private batchPositions: number[] = [];
+  private batchAlerted: boolean[] = [];
   private closed = false;
   private readonly stopListening: (() => void)[] = [];
 
@@ -64,7 +65,7 @@ export class NatsSink implements EventSink {
     this.alertSubject = alertSubject(context.config.stream);
   }
 
-  async start(maxLines: number, followed: (lines: string[], positions: number[]) => void): Promise<StoreTail> {
+  async start(maxLines: number, followed: (lines: string[], positions: number[], alerted: boolean[]) => void): Promise<StoreTail> {
     this.followed = followed;
     this.stopListening.push(this.context.onLost((reason) => this.failWaiting(reason)));
     await this.context.start(); // a stream that disagrees with the settings throws here, before 'ready'
@@ -247,15 +248,18 @@ export class NatsSink implements EventSink {
     if (this.batch.length === 0) setImmediate(() => this.flushFollowed());
     this.batch.push(msg.string());
     this.batchPositions.push(msg.seq);
+    this.batchAlerted.push(msg.subject === this.alertSubject);
   }
 
   private flushFollowed(): void {
     if (this.batch.length === 0) return;
     const lines = this.batch;
     const positions = this.batchPositions;
+    const alerted = this.batchAlerted;
     this.batch = [];
     this.batchPositions = [];
-    this.followed?.(lines, positions);
+    this.batchAlerted = [];
+    this.followed?.(lines, positions, alerted);
   }
 }
 
