@@ -91,7 +91,13 @@ t.test('two processes on one port with the NATS store', async (t) => {
     await server.exited;
   });
   const supervisor = server.proc.pid!;
-  const announced = await waitForValue(() => logEntries(server).find((e) => e.msg === 'listening' && e.pid === supervisor), (entry) => entry !== undefined, 'the supervisor\'s "listening" line');
+  let exitedEarly: number | null | undefined;
+  void server.exited.then((code) => { exitedEarly = code; });
+  const announced = await waitForValue(() => {
+    // A supervisor that gave up is a failure now, with what it said, not a minute's wait.
+    if (exitedEarly !== undefined) throw new Error(`the supervisor exited with ${exitedEarly}: ${server.stderr()}${server.stdout().slice(-2000)}`);
+    return logEntries(server).find((e) => e.msg === 'listening' && e.pid === supervisor);
+  }, (entry) => entry !== undefined, 'the supervisor\'s "listening" line');
   t.equal(announced.processes, 2, 'one "listening" line from the supervisor with the process count');
   const port: number = announced.port;
   t.ok(port > 0, 'on the port it picked');
