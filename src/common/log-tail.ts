@@ -3,6 +3,7 @@
  * Shared by the recent-events refill (writer thread) and the `events` CLI.
  */
 import { open } from 'node:fs/promises';
+import { readLinesBackward } from './backward-lines.js';
 import { parseJsonObject } from './parse-json-object.js';
 
 export interface LogTail {
@@ -27,12 +28,8 @@ export interface TailOptions {
   maxLineBytes?: number;
 }
 
-const NEWLINE = 0x0a;
-
 /** Reads the last `maxLines` lines of `path` (missing file: none). A torn last line is reported, never thrown. */
 export async function readLogTail(path: string, maxLines: number, options: TailOptions = {}): Promise<LogTail> {
-  const chunkBytes = options.chunkBytes ?? 64 * 1024;
-  const maxLineBytes = options.maxLineBytes ?? 16 * 1024 * 1024;
   const result = emptyLogTail();
   let handle;
   try {
@@ -44,77 +41,29 @@ export async function readLogTail(path: string, maxLines: number, options: TailO
   try {
     const size = (await handle.stat()).size;
     const newestFirst: string[] = [];
-    let pos = size;
-    // Bytes of a line whose start lies in an earlier chunk; a newline never occurs inside a UTF-8 sequence.
-    let partial: Buffer = Buffer.alloc(0);
-    let skippingLongLine = false;
-    let atFileEnd = true; // the next segment found is the one after the file's last newline
-
-    const takeSegment = (segment: Buffer, startOffset: number) => {
-      if (atFileEnd) {
-        atFileEnd = false;
-        if (segment.length === 0) return;
-        const text = segment.toString('utf8');
-        if (parseJsonObject(text)) {
+    const lines = readLinesBackward(handle, size, { chunkBytes: options.chunkBytes, maxLineBytes: options.maxLineBytes ?? 16 * 1024 * 1024 });
+    for await (const line of lines) {
+      if (!line.terminated) {
+        // The text after the last newline: a record missing only its newline, or a torn write to cut
+        // off before appending (an over-long one too).
+        const text = line.bytes?.toString('utf8');
+        if (text !== undefined && parseJsonObject(text)) {
           result.unterminated = true;
           newestFirst.push(text);
-        } else {
-          result.torn = { offset: startOffset, bytes: segment.length };
+        } else if (line.end > line.start) {
+          result.torn = { offset: line.start, bytes: line.end - line.start };
         }
-        return;
+      } else if (line.bytes === null) {
+        result.oversized += 1;
+      } else {
+        const text = line.bytes.toString('utf8');
+        if (text.trim()) newestFirst.push(text);
       }
-      if (segment.length === 0 || newestFirst.length >= maxLines) return;
-      const text = segment.toString('utf8');
-      if (text.trim()) newestFirst.push(text);
-    };
-
-    // An over-long last line without its newline is torn as far as appending is concerned.
-    const skipLongLine = (startOffset: number) => {
-      if (atFileEnd) result.torn = { offset: startOffset, bytes: size - startOffset };
-      else result.oversized += 1;
-      atFileEnd = false;
-    };
-
-    while (pos > 0 && (atFileEnd || newestFirst.length < maxLines)) {
-      const length = Math.min(chunkBytes, pos);
-      pos -= length;
-      const chunk = Buffer.allocUnsafe(length);
-      await readFully(handle, chunk, pos);
-      const buf = partial.length ? Buffer.concat([chunk, partial]) : chunk;
-      let end = buf.length;
-      for (let i = buf.length - 1; i >= 0; i--) {
-        if (buf[i] !== NEWLINE) continue;
-        if (skippingLongLine) {
-          skippingLongLine = false;
-          skipLongLine(pos + i + 1);
-        } else {
-          takeSegment(buf.subarray(i + 1, end), pos + i + 1);
-        }
-        end = i;
-        if (!atFileEnd && newestFirst.length >= maxLines) break;
-      }
-      partial = Buffer.from(buf.subarray(0, end));
-      if (partial.length > maxLineBytes) {
-        skippingLongLine = true;
-        partial = Buffer.alloc(0);
-      }
-    }
-    if (pos === 0 && (atFileEnd || newestFirst.length < maxLines)) {
-      if (skippingLongLine) skipLongLine(0);
-      else takeSegment(partial, 0);
+      if (newestFirst.length >= maxLines) break;
     }
     result.lines = newestFirst.slice(0, Math.max(0, maxLines)).reverse();
     return result;
   } finally {
     await handle.close();
-  }
-}
-
-async function readFully(handle: import('node:fs/promises').FileHandle, into: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < into.length) {
-    const { bytesRead } = await handle.read(into, done, into.length - done, position + done);
-    if (bytesRead === 0) throw new Error(`file shrank while reading its tail at byte ${position + done}`);
-    done += bytesRead;
   }
 }
