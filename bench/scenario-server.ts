@@ -10,7 +10,8 @@ import { PROJECT_ROOT } from '../src/common/paths.js';
 import type { TargetLoad } from './measure.js';
 import { BARE_ROUTES, SERVER_SCENARIOS, type ServerScenario } from './scenarios.js';
 import { ServerProcess, startBuiltServer } from './server-process.js';
-import { deleteStream, fileEvents, natsEvents, type StoredEvents } from './stored-events.js';
+import { removeEventStream } from '../src/common/event-stream.js';
+import { fileEvents, natsEvents, type StoredEvents } from './stored-events.js';
 
 export interface ScenarioServerOptions {
   /** Working directory (the event log is written there). */
@@ -61,7 +62,7 @@ export async function startScenarioServer(scenario: ServerScenario, o: ScenarioS
     stop: async () => {
       await server.stop();
       await events?.close();
-      if (nats) await deleteStream(nats.url, nats.stream);
+      if (nats) await removeEventStream(nats.url.split(','), nats.stream);
     },
   };
 }

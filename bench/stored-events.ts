@@ -67,15 +67,3 @@ export async function natsEvents(url: string, stream: string): Promise<StoredEve
   };
 }
 
-/** Deletes a stream the benchmark made (and the buckets named after it), leaving the NATS server as it was. */
-export async function deleteStream(url: string, stream: string): Promise<void> {
-  const nc = await connect({ servers: url.split(','), timeout: 5000 });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names()) {
-      if (name === stream || name.startsWith(`KV_${stream}`)) await jsm.streams.delete(name).catch(() => false);
-    }
-  } finally {
-    await nc.close();
-  }
-}

@@ -28,6 +28,7 @@ import { StreamHub } from './streams/stream-hub.js';
 import { watchRoutes } from './http/routes/watch.js';
 import { CameraBoard } from './watch/camera-board.js';
 import { WatchService } from './watch/watch-service.js';
+import type { SupervisorLink } from './supervisor.js';
 
 export interface RunningServer {
   port: number;
@@ -46,7 +47,8 @@ export interface ServerSeams {
   inferenceWorker?: URL;
 }
 
-export async function startServer(config: Readonly<Config>, logger: Logger, seams: ServerSeams = {}): Promise<RunningServer> {
+/** `supervisor`: the link when this is one of BACKEND_PROCESSES' server processes (main.ts), else null. */
+export async function startServer(config: Readonly<Config>, logger: Logger, seams: ServerSeams = {}, supervisor: SupervisorLink | null = null): Promise<RunningServer> {
   const metrics = createMetrics();
   const models = new ModelRegistry({ config, logger, metrics, workerFile: seams.inferenceWorker });
   const events = await EventLog.open({ events: config.events, kakao: config.kakao, idempotency: config.idempotency, logLevel: config.logLevel }, logger, metrics).catch(async (err: unknown) => {
@@ -123,7 +125,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, seam
     // The NATS store's replicas share their keys; the file store's process keeps its own.
     ...eventRoutes(events, config.events.store === 'nats' ? new SharedEventKeys(events) : memoryEventKeys(config.idempotency)),
     ...kakaoDebugRoutes(events),
-    ...metricsRoutes(metrics.registry),
+    ...metricsRoutes(metrics.registry, supervisor?.shareMetrics(metrics.registry)),
     ...docsRoutes(() => buildOpenApi(routes, {
       title: 'Behaviour anomaly detection backend',
       version: '1.0.0',

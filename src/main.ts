@@ -77,7 +77,7 @@ process.on('SIGUSR2', () => {
 
 try {
   const { startServer } = await import('./app.js');
-  server = await startServer(config, logger);
+  server = await startServer(config, logger, {}, supervisor);
 } catch (err) {
   if (err instanceof ModelError) refuseToStart(`${config.model.variable}: ${err.message}`);
   refuseToStart((err as Error).message);

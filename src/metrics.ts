@@ -1,6 +1,11 @@
 /**
  * Prometheus metrics, all in one registry owned by the main thread. Worker threads cannot touch
  * it; they report figures in their messages and the main-thread client records them here.
+ *
+ * Under BACKEND_PROCESSES every server process's registry is merged into one answer
+ * (src/process-metrics.ts): each metric's `aggregator` says how. Counters and histograms sum (the
+ * default); so do the gauges, each this process's share of a total (queued windows, backlog, open
+ * streams, processes serving a model).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -19,7 +24,7 @@ export function createMetrics() {
     inference: {
       requests: new Counter({ name: 'inference_requests_total', help: 'Windows submitted for inference (analyze requests and stream analyses), by model', labelNames: ['model'] as const, registers }),
       batchSize: new Histogram({ name: 'inference_batch_size', help: 'Windows per session.run, by model', labelNames: ['model'] as const, buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers }),
-      queueDepth: new Gauge({ name: 'inference_queue_depth', help: 'Windows waiting for a worker, by model', labelNames: ['model'] as const, registers }),
+      queueDepth: new Gauge({ name: 'inference_queue_depth', help: 'Windows waiting for a worker, by model', labelNames: ['model'] as const, aggregator: 'sum', registers }),
       queueWait: new Histogram({ name: 'inference_queue_wait_seconds', help: 'Time a window waits before its batch is sent to a worker, by model', labelNames: ['model'] as const, buckets: latencyBuckets, registers }),
       runTime: new Histogram({ name: 'inference_run_seconds', help: 'session.run time per batch, measured in the worker, by model', labelNames: ['model'] as const, buckets: latencyBuckets, registers }),
       rejected: new Counter({ name: 'inference_rejected_total', help: 'Windows refused because the queue was full', registers }),
@@ -27,7 +32,7 @@ export function createMetrics() {
       decoded: new Counter({ name: 'analyze_bodies_decoded_total', help: 'Analyze bodies by decoder: fast (straight from the bytes) or general (JSON.parse + schema)', labelNames: ['decoder'] as const, registers }),
     },
     models: {
-      info: new Gauge({ name: 'model_info', help: 'The models served: 1 per (model, version) taking requests', labelNames: ['model', 'version'] as const, registers }),
+      info: new Gauge({ name: 'model_info', help: 'The models served, by (model, version): the server processes serving it (1 in one process)', labelNames: ['model', 'version'] as const, aggregator: 'sum', registers }),
       reloads: new Counter({ name: 'model_reloads_total', help: 'Model set reloads by outcome: ok, or failed (the previous set kept serving)', labelNames: ['outcome'] as const, registers }),
     },
     events: {
@@ -35,7 +40,7 @@ export function createMetrics() {
       writeBatch: new Histogram({ name: 'event_log_write_batch_lines', help: 'Lines per group-commit write', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers }),
       lag: new Histogram({ name: 'event_log_write_lag_seconds', help: 'Time from append to written (and fsynced, per policy)', buckets: latencyBuckets, registers }),
       errors: new Counter({ name: 'event_log_write_errors_total', help: 'Failed writes to the event log', registers }),
-      backlog: new Gauge({ name: 'event_log_backlog', help: 'Events waiting to be written', registers }),
+      backlog: new Gauge({ name: 'event_log_backlog', help: 'Events waiting to be written', aggregator: 'sum', registers }),
     },
     kakao: {
       sends: new Counter({ name: 'kakao_memo_sends_total', help: 'Kakao memo attempts by outcome', labelNames: ['outcome'] as const, registers }),
@@ -43,7 +48,7 @@ export function createMetrics() {
       refreshes: new Counter({ name: 'kakao_token_refreshes_total', help: 'Kakao token refreshes by outcome', labelNames: ['outcome'] as const, registers }),
     },
     stream: {
-      open: new Gauge({ name: 'stream_open', help: 'Open analysis streams', registers }),
+      open: new Gauge({ name: 'stream_open', help: 'Open analysis streams', aggregator: 'sum', registers }),
       frames: new Counter({ name: 'stream_frames_total', help: 'Frames received on streams', registers }),
       analyses: new Counter({ name: 'stream_analyses_total', help: 'Stream analyses by outcome: sent, dropped (slow consumer), superseded (a newer window took its turn), or the error code', labelNames: ['outcome'] as const, registers }),
       messageErrors: new Counter({ name: 'stream_message_errors_total', help: 'Stream messages rejected, by reason', labelNames: ['reason'] as const, registers }),

@@ -2,16 +2,19 @@
  * BACKEND_PROCESSES above 1: this process serves nothing itself. It forks that many server
  * processes on one port (SO_REUSEPORT: the kernel spreads connections between them), each a
  * complete server with its own main thread and inference workers; the shared event store carries
- * what they must agree on. It passes signals on, restarts a process that dies, and on
- * SIGTERM/SIGINT exits once every process has shut down in order.
+ * what they must agree on. It passes signals on, restarts a process that dies, gathers every
+ * process's metrics for a scrape (src/process-metrics.ts), and on SIGTERM/SIGINT exits once every
+ * process has shut down in order.
  *
  * Also the server process's side of the link: a process forked by the supervisor reports when it
  * listens and when it is ready, and stops if the supervisor goes away.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import type { Logger } from './common/log.js';
-import { probePort } from './http/listen.js';
+import { pickSharedPort, probePort } from './http/listen.js';
+import { MetricsGatherer, shareMetrics, type MetricsMessage } from './process-metrics.js';
 
 /** On a server process's command line: started by the supervisor, with an IPC channel to it. */
 const SUPERVISED_FLAG = '--supervised';
@@ -24,24 +27,35 @@ const RESTART_FIRST_DELAY_MS = 250;
 const RESTART_MAX_DELAY_MS = 30_000;
 /** A process up this long has proved itself: its next death restarts after the first delay again. */
 const RESTART_STABLE_MS = 60_000;
+/**
+ * A process that has not reported 'listening' this long after it was started is killed (logged):
+ * one stuck on its way up would otherwise leave the supervisor waiting without a word, forever.
+ * Listening comes before the models load; it takes about a second.
+ */
+const LISTEN_TIMEOUT_MS = 60_000;
 
 export interface SupervisorLink {
   listening(port: number): void;
   ready(): void;
   /** Calls `stop` once when the supervisor is gone (its end of the channel closed). */
   onGone(stop: () => void): void;
+  /** Gives the supervisor `registry`'s figures when it asks; returns what /metrics answers: every process's. */
+  shareMetrics(registry: Registry): () => Promise<string>;
 }
 
 /** The link to the supervisor when this process is one of its server processes, else null. */
 export function supervisorLink(): SupervisorLink | null {
   if (!process.send || !process.argv.includes(SUPERVISED_FLAG)) return null;
-  const report = (message: ServerReport) => {
-    if (process.connected) process.send!(message);
+  const report = (message: ServerReport | MetricsMessage): boolean => {
+    if (!process.connected) return false;
+    process.send!(message);
+    return true;
   };
   return {
-    listening: (port) => report({ type: 'listening', port }),
-    ready: () => report({ type: 'ready' }),
+    listening: (port) => void report({ type: 'listening', port }),
+    ready: () => void report({ type: 'ready' }),
     onGone: (stop) => process.once('disconnect', stop),
+    shareMetrics: (registry) => shareMetrics(registry, report),
   };
 }
 
@@ -53,6 +67,8 @@ interface Slot {
   /** Deaths since the process in this slot last proved itself (RESTART_STABLE_MS). */
   failures: number;
   restartTimer: NodeJS.Timeout | null;
+  /** Kills the process if it does not report 'listening' in time (LISTEN_TIMEOUT_MS). */
+  listenTimer: NodeJS.Timeout | null;
 }
 
 /**
@@ -65,7 +81,7 @@ export async function supervise(config: Readonly<Config>, logger: Logger): Promi
   const script = process.argv[1]!;
   let port = config.http.port;
 
-  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, child: null, startedAt: 0, failures: 0, restartTimer: null }));
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, child: null, startedAt: 0, failures: 0, restartTimer: null, listenTimer: null }));
   const listening = new Set<number>();
   const ready = new Set<number>();
   let serving = false;
@@ -75,6 +91,7 @@ export async function supervise(config: Readonly<Config>, logger: Logger): Promi
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
   const live = () => slots.filter((s) => s.child !== null);
+  const metrics = new MetricsGatherer(count, () => slots.filter((s) => s.child && listening.has(s.index)).map((s) => s.child!));
   const finishIfAllExited = () => {
     if (stopping && live().length === 0) finish(exitCode);
   };
@@ -109,8 +126,15 @@ export async function supervise(config: Readonly<Config>, logger: Logger): Promi
     };
     const child = fork(script, [SUPERVISED_FLAG], { env, stdio: 'inherit' });
     slot.child = child;
-    child.on('message', (message: ServerReport) => {
+    // The 'exit' handler below stops everything (before serving) or restarts this process (after).
+    slot.listenTimer = setTimeout(() => {
+      logger.error({ pid: child.pid, process: slot.index + 1, waitedMs: LISTEN_TIMEOUT_MS }, 'a server process did not start listening in time; killing it');
+      child.kill('SIGKILL');
+    }, LISTEN_TIMEOUT_MS);
+    child.on('message', (message: ServerReport | MetricsMessage) => {
+      if (metrics.handle(child, message)) return;
       if (message.type === 'listening') {
+        clearTimeout(slot.listenTimer!);
         if (message.port !== port) logger.error({ pid: child.pid, port: message.port, expected: port }, 'bug: a server process listens on another port');
         listening.add(slot.index);
         if (!serving && listening.size === count) logger.info({ host, port, processes: count, workers: config.inference.workers }, 'listening');
@@ -124,9 +148,11 @@ export async function supervise(config: Readonly<Config>, logger: Logger): Promi
       }
     });
     child.once('exit', (code, signal) => {
+      clearTimeout(slot.listenTimer!);
       slot.child = null;
       listening.delete(slot.index);
       ready.delete(slot.index);
+      metrics.forget(child);
       if (stopping) {
         if (code !== 0) exitCode = 1;
         return finishIfAllExited();
@@ -156,7 +182,7 @@ export async function supervise(config: Readonly<Config>, logger: Logger): Promi
   }
 
   // Port 0 is picked once, here, and given to every process: each must bind the same port.
-  port = await probePort(host, port);
+  port = port === 0 ? await pickSharedPort(host) : await probePort(host, port);
   if (!stopping) {
     logger.info({ port, processes: count, workers: config.inference.workers }, 'starting the server processes');
     for (const slot of slots) start(slot);

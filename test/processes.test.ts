@@ -8,12 +8,16 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import t from 'tap';
 import { loadConfig } from '../src/config.js';
+import { ephemeralPortsStart } from '../src/http/listen.js';
 import { cleanUpStream, haveSharedNats, SHARED_NATS_URL, uniqueStream } from './support/nats.js';
 import { spawnServer, tempDir, testEnv, type ChildServer } from './support/server.js';
+import { metricSample } from './support/metrics.js';
 import { waitFor, waitForValue } from './support/wait.js';
 
 interface Answer {
   status: number;
+  text: string;
+  /** The body parsed as JSON (on first use). */
   json: any;
 }
 
@@ -22,7 +26,7 @@ function once(port: number, method: 'GET' | 'POST', path: string, body?: unknown
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, agent, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (chunk) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+      res.setEncoding('utf8').on('data', (chunk) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, text, get json() { return JSON.parse(text); } }));
     });
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
@@ -97,10 +101,13 @@ t.test('two processes on one port with the NATS store', async (t) => {
     // A supervisor that gave up is a failure now, with what it said, not a minute's wait.
     if (exitedEarly !== undefined) throw new Error(`the supervisor exited with ${exitedEarly}: ${server.stderr()}${server.stdout().slice(-2000)}`);
     return logEntries(server).find((e) => e.msg === 'listening' && e.pid === supervisor);
-  }, (entry) => entry !== undefined, 'the supervisor\'s "listening" line');
+  }, (entry) => entry !== undefined, 'the supervisor\'s "listening" line', 90_000); // past the supervisor's own 60 s bound on a process's start, so that its reason shows
   t.equal(announced.processes, 2, 'one "listening" line from the supervisor with the process count');
   const port: number = announced.port;
   t.ok(port > 0, 'on the port it picked');
+  const ephemeral = ephemeralPortsStart();
+  if (ephemeral !== null && ephemeral >= 2048) t.ok(port < ephemeral, 'below the ephemeral range, where no connection or port-0 server can take it before the processes bind it');
+  let eventsPosted = 0;
   await waitFor(() => logEntries(server).some((e) => e.msg === 'ready: every server process has every model'), 'both processes ready');
 
   /** Asks /ready over fresh connections until two different processes have answered; their pids. */
@@ -117,6 +124,7 @@ t.test('two processes on one port with the NATS store', async (t) => {
   await t.test('an event posted through one process is in /event/recent from every process', async (t) => {
     const posted = await once(port, 'POST', '/event/payload', { type: 'END', event: 'fall', duration_sec: 2.5, session_id: 'cam-processes' });
     t.equal(posted.status, 200);
+    eventsPosted++;
     const seenBy = new Map<number, boolean>();
     await waitFor(async () => {
       const { pid, answers: [recent] } = await onOneConnection(port, ['/event/recent?limit=10']);
@@ -126,9 +134,61 @@ t.test('two processes on one port with the NATS store', async (t) => {
     t.pass('both processes list it');
   });
 
+  /** A scrape over a new connection: the answering process's pid and the text. */
+  const scrape = async () => {
+    const { pid, answers: [metrics] } = await onOneConnection(port, ['/metrics']);
+    if (metrics!.status !== 200) throw new Error(`GET /metrics answered ${metrics!.status}: ${metrics!.text}`);
+    return { pid, text: metrics!.text };
+  };
+
+  await t.test('/metrics answers for both processes, whichever takes the scrape', async (t) => {
+    // Events posted over new connections until each process has taken at least 5.
+    const postedTo = new Map<number, number>();
+    await waitFor(async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const pid = (await once(port, 'GET', '/ready', undefined, agent)).json.pid as number;
+        const res = await once(port, 'POST', '/event/payload', { type: 'START', event: 'fall', session_id: 'cam-metrics' }, agent);
+        if (res.status !== 200) throw new Error(`POST /event/payload answered ${res.status}: ${res.text}`);
+        postedTo.set(pid, (postedTo.get(pid) ?? 0) + 1);
+        eventsPosted++;
+      } finally {
+        agent.destroy();
+      }
+      return postedTo.size === 2 && [...postedTo.values()].every((n) => n >= 5);
+    }, 'events posted through both processes');
+    const served = (await once(port, 'GET', '/ready')).json.models[0] as { name: string; version: string };
+
+    // Scrapes over new connections until each process has answered three: every one sums both.
+    const answeredBy = new Map<number, number>();
+    const wrong: string[] = [];
+    await waitFor(async () => {
+      const { pid, text } = await scrape();
+      answeredBy.set(pid, (answeredBy.get(pid) ?? 0) + 1);
+      const figures = {
+        written: metricSample(text, 'event_log_lines_written_total'),
+        scraped: metricSample(text, 'backend_processes_scraped'),
+        missing: metricSample(text, 'backend_processes_missing'),
+        serving: metricSample(text, 'model_info', { model: served.name, version: served.version }),
+      };
+      const expected = { written: eventsPosted, scraped: 2, missing: 0, serving: 2 };
+      if (JSON.stringify(figures) !== JSON.stringify(expected)) wrong.push(`from ${pid}: ${JSON.stringify(figures)}`);
+      return answeredBy.size === 2 && [...answeredBy.values()].every((n) => n >= 3);
+    }, 'scrapes answered by both processes');
+    t.same(wrong, [], `every scrape: ${eventsPosted} events written, 2 processes scraped, none missing, the model served by 2`);
+    t.same([...answeredBy.keys()].sort((a, b) => a - b), childrenOf(supervisor), 'answered by each process');
+  });
+
   await t.test('a process killed with SIGKILL is replaced, and the port keeps being served', async (t) => {
     const [victim, survivor] = childrenOf(supervisor) as [number, number];
     process.kill(victim, 'SIGKILL');
+    await waitFor(() => gone(victim), 'the killed process reaped by the supervisor');
+    // Its replacement is started 250 ms later and takes a second or more to listen: meanwhile a
+    // scrape holds the survivor's figures alone, and says so.
+    const during = await scrape();
+    t.equal(during.pid, survivor, 'the survivor answers a scrape');
+    t.equal(metricSample(during.text, 'backend_processes_scraped'), 1, 'one process scraped');
+    t.equal(metricSample(during.text, 'backend_processes_missing'), 1, 'one missing');
     const replaced = await waitForValue(() => childrenOf(supervisor), (pids) => pids.length === 2 && !pids.includes(victim), 'a new process in place of the killed one');
     t.ok(replaced.includes(survivor), 'the other process was left alone');
     const restart = logEntries(server).find((e) => e.msg === 'server process exited unexpectedly; restarting it');

@@ -111,3 +111,19 @@ export async function openEventStreamReader(servers: string[], stream: string, t
     throw err;
   }
 }
+
+/**
+ * Removes an event stream and the buckets named after it (KV_<stream>_…): what a benchmark or a
+ * test made, leaving the NATS server as it was. Missing ones are no error.
+ */
+export async function removeEventStream(servers: string[], stream: string, timeoutMs = 5000): Promise<void> {
+  const connection = await connect({ servers, timeout: timeoutMs, reconnect: false });
+  try {
+    const jsm = await jetstreamManager(connection);
+    for await (const name of jsm.streams.names()) {
+      if (name === stream || name.startsWith(`KV_${stream}_`)) await jsm.streams.delete(name).catch(() => false);
+    }
+  } finally {
+    await connection.close();
+  }
+}

@@ -4,6 +4,7 @@
  * the kernel would split connections between two processes with two event logs). Here the port
  * is exclusive unless sharing is asked for, and a refusal says why in one line.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 
@@ -34,7 +35,9 @@ async function whyCannotListen(host: string, port: number): Promise<string> {
  * or rejects with a one-line reason it cannot be listened on.
  */
 export async function probePort(host: string, port: number): Promise<number> {
-  const probe = createServer();
+  // Whoever connects meanwhile (a client retrying a port that was another server's) is let go at
+  // once: close() waits for every connection to end, and one that waits for the server to speak first never would.
+  const probe = createServer((socket) => socket.destroy());
   const outcome = await new Promise<{ port: number } | { code: string | null }>((resolve) => {
     probe.once('error', (err: NodeJS.ErrnoException) => resolve({ code: err.code ?? null }));
     probe.listen({ host, port, exclusive: true }, () => {
@@ -52,5 +55,37 @@ export async function probePort(host: string, port: number): Promise<number> {
       throw new Error(`BACKEND_HOST: ${host} is not an address of this machine`);
     default:
       throw new Error(`cannot listen on ${host}:${port}${outcome.code ? ` (${outcome.code})` : ''}`);
+  }
+}
+
+/** Random ports tried below the ephemeral range before settling for one from it. */
+const SHARED_PORT_TRIES = 20;
+
+/**
+ * A free port for processes that bind it after this one has let it go (BACKEND_PROCESSES with
+ * port 0). Taken below the kernel's ephemeral range where there is room: in the seconds before the
+ * processes bind it, a port from that range can be handed to any outgoing connection or port-0
+ * listener on the host, and then none of the processes could listen on it.
+ */
+export async function pickSharedPort(host: string): Promise<number> {
+  const ephemeralStart = ephemeralPortsStart();
+  if (ephemeralStart !== null) {
+    const lowest = Math.max(1024, Math.floor(ephemeralStart / 2));
+    for (let tries = 0; tries < SHARED_PORT_TRIES && ephemeralStart - lowest >= 1024; tries++) {
+      const port = lowest + Math.floor(Math.random() * (ephemeralStart - lowest));
+      const picked = await probePort(host, port).catch(() => null); // in use: another
+      if (picked !== null) return picked;
+    }
+  }
+  return probePort(host, 0);
+}
+
+/** The first port of the kernel's ephemeral range (Linux), else null. */
+export function ephemeralPortsStart(): number | null {
+  try {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(start) && start > 0 ? start : null;
+  } catch {
+    return null;
   }
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { removeEventStream } from '../../src/common/event-stream.js';
 import { tempDir } from './temp-dir.js';
 import { waitFor } from './wait.js';
 
@@ -77,18 +78,7 @@ export function uniqueStream(prefix = 'TEST'): string {
  * at the end of the test.
  */
 export function cleanUpStream(t: Test, stream: string, url = SHARED_NATS_URL): void {
-  t.teardown(async () => {
-    const nc = await connect({ servers: url, timeout: 2000, reconnect: false }).catch(() => null);
-    if (!nc) return;
-    try {
-      const jsm = await jetstreamManager(nc);
-      for await (const name of jsm.streams.names()) {
-        if (name === stream || name.startsWith(`KV_${stream}`)) await jsm.streams.delete(name).catch(() => false);
-      }
-    } finally {
-      await nc.close();
-    }
-  });
+  t.teardown(() => removeEventStream(url.split(','), stream).catch(() => {}));
 }
 
 export async function freePort(): Promise<number> {
