@@ -19,6 +19,7 @@ import { launchBrowser, recordedPage } from './support/browser.js';
 import { KakaoStandin } from './support/kakao-standin.js';
 import { startTestServer, tempDir } from './support/server.js';
 import { StreamClient } from './support/stream-client.js';
+import { waitFor } from './support/wait.js';
 
 const HOST = 'watch.example';
 /** A browser set to Korean, as on the phones of the people on watch (headless Chromium says en-US otherwise). */
@@ -80,9 +81,14 @@ t.test('the watch page', async (t) => {
     stream.send({ type: 'open', stream_id: 'hall', events: true, stride: 4, session_id: 'cam-hall' });
     const scene = generateScene({ seed: 3, steps: [{ activity: 'stand', seconds: 2 }, { activity: 'fall', seconds: 1 }, { activity: 'lying_still', seconds: 4 }, { activity: 'get_up', seconds: 2 }, { activity: 'stand', seconds: 3 }], frames: 12 * 30 });
     const card = page.locator('article[data-camera="cam-hall"]');
+    /** The first frame of get_up: the person stays down until the page has shown the event. */
+    const getUpFrame = (2 + 1 + 4) * 30;
+    let activeShown = false;
     // 30 frames a second of scene at 60 a second of wall time: the fall lasts seconds on screen.
     const sending = (async () => {
       for (let i = 0; i < 12 * 30; i++) {
+        // A loaded machine may draw the card late; the event must not be over by then.
+        if (i === getUpFrame) await waitFor(() => activeShown, 'the card to show the active event');
         stream.send({ stream_id: 'hall', index: i, ts: Date.now() / 1000, keypoints: keypointsJson(scene.keypoints.subarray(i * 132, (i + 1) * 132)) });
         if (i % 2 === 1) await new Promise((r) => setTimeout(r, 33));
       }
@@ -90,6 +96,7 @@ t.test('the watch page', async (t) => {
     await card.and(page.locator('.normal')).waitFor();
     t.pass('normal while the person stands');
     await card.and(page.locator('.active')).waitFor();
+    activeShown = true;
     t.match(await card.locator('.state').textContent(), /낙상|쓰러진 채 움직임 없음/, 'active, with the event by its Korean label');
     await sending;
     await stream.until(() => stream.of('event').filter((e) => e.payload.type === 'END').length >= 1 && stream.of('event').filter((e) => e.payload.type === 'START').length === stream.of('event').filter((e) => e.payload.type === 'END').length, 'every START ended');
