@@ -269,6 +269,26 @@ t.test('an alert redelivered after its claim says sent is acknowledged without a
   t.ok(side.logs.some((r) => /not sent again/.test(String(r.msg)) && r.event_id === alert.event_id), 'the redelivery was seen');
 });
 
+t.test('an alert header that is no whole AlertRequest (another writer\'s bug, a hand-made message) is dropped; the replica goes on', async (t) => {
+  if (!(await haveSharedNats(t))) return;
+  const { stream, nc, jsm } = await alertStream(t);
+  const { kakao, token } = await standin(t);
+  const side = await writerSide(t, stream, kakao.url, token);
+  const js = jetstream(nc);
+  const broken: unknown[] = [{ event_id: 'only-an-id' }, { ...endAlert(), received_at_ms: 'yesterday' }, { ...endAlert(), received_at_ms: 1e300 }, { ...endAlert(), session_id: 7 }];
+  for (const [i, value] of broken.entries()) {
+    const h = headers();
+    h.set(ALERT_HEADER, Buffer.from(JSON.stringify(value)).toString('base64url'));
+    await js.publish(alertSubject(stream), '{}', { msgID: `broken-${i}`, headers: h });
+  }
+  const good = endAlert();
+  await publish(nc, stream, [good]);
+  await waitFor(() => memoEventIds(kakao).includes(good.event_id), 'the valid alert sent');
+  await waitFor(() => consumerIdle(jsm, stream), 'every alert settled');
+  t.same(memoEventIds(kakao), [good.event_id], 'no memo for the broken ones');
+  t.equal(side.logs.filter((r) => /without a valid alert header/.test(String(r.msg))).length, broken.length, 'each broken one logged as dropped');
+});
+
 t.test('a consumer of that name with other settings: refused with one line saying what to do', async (t) => {
   if (!(await haveSharedNats(t))) return;
   const { stream, jsm } = await alertStream(t);

@@ -27,14 +27,32 @@ export function encodeAlert(alert: AlertRequest): string {
   return Buffer.from(JSON.stringify(alert), 'utf8').toString('base64url');
 }
 
-/** The AlertRequest of an ALERT_HEADER value, or null when it is not one. */
+/**
+ * The AlertRequest of an ALERT_HEADER value, or null when it is not a whole one. Any writer of the
+ * stream may have put it there: every field is checked, as the memo is built from them all.
+ */
 export function decodeAlert(value: string): AlertRequest | null {
+  let alert: unknown;
   try {
-    const alert = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as AlertRequest | null;
-    return alert !== null && typeof alert === 'object' && typeof alert.event_id === 'string' ? alert : null;
+    alert = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
   } catch {
     return null;
   }
+  return isAlertRequest(alert) ? alert : null;
+}
+
+/** The most a Date holds (ms either side of the epoch): received_at_ms is printed as a date. */
+const MAX_DATE_MS = 8.64e15;
+const isNumberOrNull = (value: unknown) => value === null || (typeof value === 'number' && Number.isFinite(value));
+const isStringOrNull = (value: unknown) => value === null || typeof value === 'string';
+
+function isAlertRequest(value: unknown): value is AlertRequest {
+  if (value === null || typeof value !== 'object') return false;
+  const alert = value as Record<keyof AlertRequest, unknown>;
+  return typeof alert.event_id === 'string'
+    && isStringOrNull(alert.session_id) && isStringOrNull(alert.event) && isStringOrNull(alert.label)
+    && isNumberOrNull(alert.duration_sec) && isNumberOrNull(alert.ts) && isNumberOrNull(alert.frame_idx)
+    && typeof alert.received_at_ms === 'number' && Math.abs(alert.received_at_ms) <= MAX_DATE_MS;
 }
 
 export interface StoredRecord {
