@@ -5,9 +5,11 @@
  * written by its retry on the other. The bucket itself: a holder that dies is taken over after its
  * lease with its event_id, the cap drops the oldest key, and an unreachable NATS is unavailable.
  */
+import { createHash } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import type { IdempotencyConfig, NatsStoreConfig } from '../src/contracts/writer.js';
 import { openEventStreamReader } from '../src/common/event-stream.js';
 import { createLogger } from '../src/common/log.js';
@@ -97,6 +99,24 @@ t.test('the bucket: a repeat waits for the holder, a dead holder is taken over a
   t.teardown(() => unreachable.close());
   await unreachable.start();
   t.match(await new IdempotencyBucket(unreachable, settings).claim('k', 'body', 'id-6'), { kind: 'unavailable', reason: /unreachable/ }, 'NATS unreachable: unavailable, with the reason');
+});
+
+t.test('the bucket: an entry that is no key entry (written by something else) is taken over at once, not waited on', async (t) => {
+  if (!(await haveSharedNats(t))) return;
+  const stream = uniqueStream('IDEM');
+  cleanUpStream(t, stream);
+  const bucket = await openBucket(t, storeConfig(stream, 'replica'), { windowSec: 3600, maxKeys: 100 }, 1000);
+  t.match(await bucket.claim('first', 'body', 'id-first'), { kind: 'write' }, 'the bucket made');
+  const nc = await connect({ servers: SHARED_NATS_URL });
+  t.teardown(() => nc.close());
+  const kv = await new Kvm(nc).open(idempotencyBucketName(stream));
+  const entryKey = (key: string) => createHash('sha256').update(key).digest('base64url');
+  await kv.put(entryKey('no-lease'), JSON.stringify({ fingerprint: 'body', state: 'pending', event_id: 'id-old' }));
+  await kv.put(entryKey('not-json'), 'pending');
+  for (const key of ['no-lease', 'not-json']) {
+    const claim = await Promise.race([bucket.claim(key, 'body', 'id-new'), new Promise((resolve) => setTimeout(resolve, 5000, 'still waiting'))]);
+    t.match(claim, { kind: 'write', eventId: 'id-new' }, `${key}: taken over, with the claim's own event_id`);
+  }
 });
 
 const silent = createLogger('silent');

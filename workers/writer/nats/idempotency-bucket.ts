@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { nanos } from '@nats-io/transport-node';
 import { DiscardPolicy } from '@nats-io/jetstream';
-import type { KV } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import type { IdempotencyConfig, KeyClaim } from '../../../src/contracts/writer.js';
 import { errorMessage } from '../../../src/common/errors.js';
 import { isWrongRevision } from './alert-claims.js';
@@ -74,15 +74,17 @@ export class IdempotencyBucket {
         for (;;) {
           const entry = await kv.get(entryKey);
           if (!entry || entry.operation !== 'PUT') break; // removed meanwhile (age, the cap): create it
-          const held = entry.json<KeyEntry>();
-          if (held.fingerprint !== fingerprint) return { kind: 'reused' };
-          if (held.state === 'done') return { kind: 'answer', eventId: held.event_id };
-          const left = held.until - Date.now();
+          // A value that is no key entry is taken over like one whose lease ran out.
+          const held = keyEntry(entry);
+          if (held && held.fingerprint !== fingerprint) return { kind: 'reused' };
+          if (held?.state === 'done') return { kind: 'answer', eventId: held.event_id };
+          const left = held ? held.until - Date.now() : 0;
           if (left <= 0) {
-            const taken = await revisionOrNull(kv.update(entryKey, this.pending(fingerprint, held.event_id), entry.revision));
+            const takenId = held?.event_id ?? eventId;
+            const taken = await revisionOrNull(kv.update(entryKey, this.pending(fingerprint, takenId), entry.revision));
             if (taken !== null) {
-              this.context.logger.warn({ key, holder: held.replica, event_id: held.event_id }, 'Idempotency-Key taken over from a holder whose lease ran out');
-              return { kind: 'write', eventId: held.event_id, revision: taken };
+              this.context.logger.warn({ key, holder: held?.replica ?? null, event_id: takenId }, 'Idempotency-Key taken over from a holder whose lease ran out');
+              return { kind: 'write', eventId: takenId, revision: taken };
             }
             continue;
           }
@@ -161,6 +163,20 @@ export class IdempotencyBucket {
 /** Keys are any text up to 255 characters; the bucket's keys are their hashes. */
 function bucketKey(key: string): string {
   return createHash('sha256').update(key).digest('base64url');
+}
+
+/** The entry's value when it is a key entry (any replica, or anyone, may have written it), else null. */
+function keyEntry(entry: KvEntry): KeyEntry | null {
+  let value: Partial<KeyEntry> | null;
+  try {
+    value = entry.json<Partial<KeyEntry> | null>();
+  } catch {
+    return null;
+  }
+  return value !== null && typeof value === 'object' && typeof value.fingerprint === 'string' && (value.state === 'pending' || value.state === 'done')
+    && typeof value.event_id === 'string' && typeof value.until === 'number' && Number.isFinite(value.until)
+    ? value as KeyEntry
+    : null;
 }
 
 /** The revision written, or null when the compare-and-set found the entry changed. */
