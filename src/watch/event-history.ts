@@ -14,9 +14,8 @@
 import type { EventPage, EventPageQuery } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
 import type { EventFilter } from '../common/event-filter.js';
-import { parseJsonObject } from '../common/parse-json-object.js';
 import type { EventLog } from '../events/event-log.js';
-import type { EventRecord } from '../events/records.js';
+import { parseRecord, type EventRecord } from '../events/records.js';
 import type { CameraBoard, Delivery } from './camera-board.js';
 
 export interface EventsQuery extends EventFilter {
@@ -114,10 +113,7 @@ export class EventHistory {
 
 /** Each line as a record, or null for one that is none (so indexes stay those of the lines). */
 function records(lines: string[]): (EventRecord | null)[] {
-  return lines.map((line) => {
-    const record = parseJsonObject(line);
-    return record && typeof record.event_id === 'string' && typeof record.event_type === 'string' ? (record as unknown as EventRecord) : null;
-  });
+  return lines.map(parseRecord);
 }
 
 function continueAt(page: EventPage): string | null {
