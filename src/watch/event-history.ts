@@ -14,6 +14,7 @@
 import type { EventPage, EventPageQuery } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
 import type { EventFilter } from '../common/event-filter.js';
+import { storePosition } from '../common/store-cursor.js';
 import type { EventLog } from '../events/event-log.js';
 import { parseRecord, type EventRecord } from '../events/records.js';
 import type { CameraBoard, Delivery } from './camera-board.js';
@@ -128,14 +129,16 @@ function afterCursor(eventId: string, store: string | null): string {
   return `after.${Buffer.from(eventId).toString('base64url')}.${store ?? ''}`;
 }
 
-const STORE_CURSOR = /^store\.(\d{0,20})$/;
-const AFTER_CURSOR = /^after\.([A-Za-z0-9_-]{1,200})\.(\d{0,20})$/;
+const STORE_CURSOR = /^store\.(\d*)$/;
+const AFTER_CURSOR = /^after\.([A-Za-z0-9_-]{1,200})\.(\d*)$/;
 
 function parseCursor(cursor: string): Cursor {
+  // The store's part is checked by the stores' own rule here, so a client's bad cursor is a 422, not a store failure.
+  const usable = (store: string | undefined) => !store || storePosition(store) !== null;
   const store = STORE_CURSOR.exec(cursor);
-  if (store) return { kind: 'store', store: store[1] || null };
+  if (store && usable(store[1])) return { kind: 'store', store: store[1] || null };
   const after = AFTER_CURSOR.exec(cursor);
   const eventId = after ? Buffer.from(after[1]!, 'base64url').toString('utf8') : '';
-  if (after && eventId) return { kind: 'after', eventId, store: after[2] || null };
+  if (after && eventId && usable(after[2])) return { kind: 'after', eventId, store: after[2] || null };
   throw new AppError('invalid_input', 'before: not a cursor of this server; give the `next` of an earlier page of /watch/api/events');
 }
