@@ -52,7 +52,11 @@ export class MetricsGatherer {
   handle(from: ChildProcess, message: { type: string }): boolean {
     const metrics = message as MetricsMessage;
     if (metrics.type === 'metrics-scrape') {
-      void this.gather().then((text) => send(from, { type: 'metrics-text', id: metrics.id, text }));
+      // Figures that cannot be merged (processes of two versions during a deploy, say) answer as a comment line, never a crash.
+      this.gather().then(
+        (text) => send(from, { type: 'metrics-text', id: metrics.id, text }),
+        (err: unknown) => send(from, { type: 'metrics-text', id: metrics.id, text: `# the processes' figures could not be merged: ${(err as Error).message}\n` }),
+      );
     } else if (metrics.type === 'metrics-figures') {
       const gathering = this.gatherings.get(metrics.id);
       if (gathering?.waiting.delete(from)) {
@@ -117,7 +121,8 @@ export function shareMetrics(registry: Registry, toSupervisor: (message: Metrics
   let nextId = 0;
   process.on('message', (message: MetricsMessage) => {
     if (message.type === 'metrics-ask') {
-      void registry.getMetricsAsJSON().then((figures) => toSupervisor({ type: 'metrics-figures', id: message.id, figures }));
+      // A collector that fails sends nothing: the supervisor counts this process as missing.
+      registry.getMetricsAsJSON().then((figures) => toSupervisor({ type: 'metrics-figures', id: message.id, figures }), () => {});
     } else if (message.type === 'metrics-text') {
       answers.get(message.id)?.(message.text);
     }

@@ -48,7 +48,8 @@ export function supervisorLink(): SupervisorLink | null {
   if (!process.send || !process.argv.includes(SUPERVISED_FLAG)) return null;
   const report = (message: ServerReport | MetricsMessage): boolean => {
     if (!process.connected) return false;
-    process.send!(message);
+    // A channel that closes meanwhile is an error in the callback, not an uncaught exception: 'disconnect' handles it.
+    process.send!(message, undefined, {}, () => {});
     return true;
   };
   return {
@@ -126,6 +127,8 @@ export async function supervise(config: Readonly<Config>, logger: Logger): Promi
     };
     const child = fork(script, [SUPERVISED_FLAG], { env, stdio: 'inherit' });
     slot.child = child;
+    // A process that cannot be started (or signalled) says so here, then 'exit' (if it ran) restarts or stops.
+    child.on('error', (err) => logger.error({ process: slot.index + 1, err: err.message }, 'server process error'));
     // The 'exit' handler below stops everything (before serving) or restarts this process (after).
     slot.listenTimer = setTimeout(() => {
       logger.error({ pid: child.pid, process: slot.index + 1, waitedMs: LISTEN_TIMEOUT_MS }, 'a server process did not start listening in time; killing it');

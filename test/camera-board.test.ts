@@ -80,3 +80,14 @@ t.test('bounded: cameras (the quietest forgotten), points, events', async (t) =>
   t.equal(board.event(first.record.event_id), null, 'an event pushed out is forgotten by id too');
   t.equal(board.entry(first.record.event_id), null);
 });
+
+t.test('a record stored twice with one event_id: the newer entry stays found when the older one is pushed out', async (t) => {
+  const board = new CameraBoard({ maxAlertEvents: 2 });
+  const first = record('END', 'cam-1', { event: 'fall' });
+  board.record(first, true);
+  board.record({ ...first }, true);
+  board.record(record('START', 'cam-1', { event: 'fall' }));
+  t.ok(board.entry(first.event_id), 'the newer entry is still kept');
+  board.alertOutcome(first.event_id, true, null);
+  t.match(board.entry(first.event_id), { delivery: { state: 'delivered' } }, 'and its memo outcome reaches it');
+});

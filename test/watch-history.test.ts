@@ -51,7 +51,13 @@ t.test('over HTTP: the board\'s newest, then the whole log, with the board\'s de
   const OLD = 1200;
   const dir = tempDir();
   const log = join(dir, 'events.jsonl');
-  writeFileSync(log, Array.from({ length: OLD }, (_, i) => `${JSON.stringify(oldRecord(i))}\n`).join(''));
+  // Lines that are JSON objects but no records the page can show, among the tail the board is seeded from:
+  // one nested far deeper than any body is let in (JSON.stringify of it overflows the stack), one whose camera is a number.
+  const deep = `{"timestamp": "2026-01-05T09:00:00+00:00", "event_type": "START", "session_id": "cam-0", "user_id": null, "data": {"event": "fall", "x": ${'['.repeat(20_000)}${']'.repeat(20_000)}}, "event_id": "deep"}`;
+  const numbered = JSON.stringify({ ...oldRecord(0), session_id: 7, event_id: 'numbered' });
+  const lines = Array.from({ length: OLD }, (_, i) => JSON.stringify(oldRecord(i)));
+  lines.splice(OLD - 5, 0, deep, numbered);
+  writeFileSync(log, `${lines.join('\n')}\n`);
   const kakao = await KakaoStandin.start();
   t.teardown(() => kakao.close());
   const { client } = await startTestServer(t, {
@@ -83,12 +89,17 @@ t.test('over HTTP: the board\'s newest, then the whole log, with the board\'s de
   t.same(ids((await pageAll(client, { camera: 'cam-live', event: 'fall', types: 'START,END,PROBS', limit: '3' }, '2')).events), [...posted].reverse(), 'filtered: the live camera');
 
   const state = await client.get('/watch/api/state');
+  t.equal(state.status, 200, 'the state answers though the tail held a line nested too deep to answer');
+  t.notOk(ids(events).some((id) => id === 'deep' || id === 'numbered'), 'lines that are no records are listed neither from the board nor from the store');
   t.match(state.json, { events: [{ record: { event_id: posted[3] } }], events_next: /^after\./ }, 'the page\'s first state carries the cursor of the older events');
 
   for (const [query, why] of [
     ['before=store.abc', 'a cursor this server does not make'],
     ['before=after.%21%21.12', 'an event id that is not base64url'],
     [`before=store.${'1'.repeat(21)}`, 'a store cursor too long'],
+    ['before=store.99999999999999999999', 'a store position no store has (20 digits)'],
+    ['before=store.9007199254740993', 'a store position past 2^53'],
+    ['before=after.YWJj.9007199254740993', 'an after cursor whose store position is past 2^53'],
     [`before=${'x'.repeat(300)}`, 'a cursor over 256 characters'],
     ['limit=501', 'more than 500 a page'],
     ['limit=0', 'none a page'],

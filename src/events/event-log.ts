@@ -6,10 +6,9 @@ import type { AlertRequest, EventPage, EventPageQuery, EventsConfig, KeyClaim, W
 import { AppError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Metrics } from '../metrics.js';
-import { parseJsonObject } from '../common/parse-json-object.js';
 import { shownServers } from '../common/nats-url.js';
 import { RecentEvents } from './recent.js';
-import { serializeRecord, type EventRecord } from './records.js';
+import { parseRecord, serializeRecord, type EventRecord } from './records.js';
 import { WriterClient, type AlertOutcome } from './writer-client.js';
 
 export type { AlertOutcome };
@@ -146,11 +145,13 @@ export class EventLog {
 
   /**
    * Records other replicas stored: they join the recent list and the watchers as this replica's own
-   * do (an END whose memo some replica sends shows as pending until its outcome comes).
+   * do (an END whose memo some replica sends shows as pending until its outcome comes). Whatever
+   * reached the stream's subjects comes here: a line that is no record, or larger than this
+   * replica would store, is skipped.
    */
   private followed(lines: string[], positions: number[], alerted: boolean[]): void {
     for (const [i, line] of lines.entries()) {
-      const record = parseJsonObject(line) as EventRecord | null;
+      const record = Buffer.byteLength(line) <= this.maxEventBytes ? parseRecord(line) : null;
       if (!record) continue;
       this.recent.push(line, positions[i] ?? null);
       for (const w of this.watchers) w.written(record, line, alerted[i] === true);

@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EventPayloadInput } from '../contracts/api.js';
 import { AppError } from '../common/errors.js';
+import { parseJsonObject } from '../common/parse-json-object.js';
 import { pythonJson, pythonObject } from '../common/python-format.js';
+import { MAX_NESTING_DEPTH } from '../validation/input-limits.js';
 
 export interface EventRecord {
   timestamp: string;
@@ -16,6 +18,34 @@ export interface EventRecord {
   /** The payload's fields (all of them, nulls included); null when a structured event has none, as the seed kept it. */
   data: Record<string, unknown> | null;
   event_id: string;
+}
+
+/**
+ * A stored line as a record, or null when it is none: not a JSON object, a field of another type,
+ * or nested deeper than MAX_NESTING_DEPTH (what this server writes passed that check; a line
+ * another replica or a hand edit put in the store need not have, and JSON.stringify of a deep one
+ * overflows the stack wherever it is answered).
+ */
+export function parseRecord(line: string): EventRecord | null {
+  return asRecord(parseJsonObject(line));
+}
+
+/** A parsed value as a record, or null when it is none (as parseRecord). */
+export function asRecord(value: unknown): EventRecord | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !nestsWithin(value, MAX_NESTING_DEPTH)) return null;
+  const { timestamp, event_type, session_id, user_id, data, event_id } = value as Record<string, unknown>;
+  const nullOrString = (v: unknown) => v === null || typeof v === 'string';
+  const ok = typeof timestamp === 'string' && typeof event_type === 'string' && typeof event_id === 'string' &&
+    nullOrString(session_id) && nullOrString(user_id) && (data === null || (typeof data === 'object' && !Array.isArray(data)));
+  return ok ? (value as unknown as EventRecord) : null;
+}
+
+/** Whether `value` nests at most `levels` arrays and objects deep (recursing no deeper than that). */
+function nestsWithin(value: unknown, levels: number): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (levels === 0) return false;
+  for (const item of Object.values(value)) if (!nestsWithin(item, levels - 1)) return false;
+  return true;
 }
 
 /** The validated `event` object of `POST /event/`. */

@@ -169,7 +169,8 @@ export class CameraBoard {
     const ring = ALERT_TYPES.has(type) ? this.alerts : this.others;
     const oldest = ring.values()[0];
     ring.push(entry);
-    if (oldest && ring.values()[0] !== oldest) this.byId.delete(oldest.record.event_id);
+    // A record stored twice with one event_id (an Idempotency-Key's retry that took over) is found as its newer entry.
+    if (oldest && ring.values()[0] !== oldest && this.byId.get(oldest.record.event_id) === oldest) this.byId.delete(oldest.record.event_id);
     this.byId.set(record.event_id, entry);
     this.emit({ kind: 'event', entry });
     return entry;

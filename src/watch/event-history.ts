@@ -14,9 +14,9 @@
 import type { EventPage, EventPageQuery } from '../contracts/writer.js';
 import { AppError } from '../common/errors.js';
 import type { EventFilter } from '../common/event-filter.js';
-import { parseJsonObject } from '../common/parse-json-object.js';
+import { storePosition } from '../common/store-cursor.js';
 import type { EventLog } from '../events/event-log.js';
-import type { EventRecord } from '../events/records.js';
+import { parseRecord, type EventRecord } from '../events/records.js';
 import type { CameraBoard, Delivery } from './camera-board.js';
 
 export interface EventsQuery extends EventFilter {
@@ -114,10 +114,7 @@ export class EventHistory {
 
 /** Each line as a record, or null for one that is none (so indexes stay those of the lines). */
 function records(lines: string[]): (EventRecord | null)[] {
-  return lines.map((line) => {
-    const record = parseJsonObject(line);
-    return record && typeof record.event_id === 'string' && typeof record.event_type === 'string' ? (record as unknown as EventRecord) : null;
-  });
+  return lines.map(parseRecord);
 }
 
 function continueAt(page: EventPage): string | null {
@@ -132,14 +129,16 @@ function afterCursor(eventId: string, store: string | null): string {
   return `after.${Buffer.from(eventId).toString('base64url')}.${store ?? ''}`;
 }
 
-const STORE_CURSOR = /^store\.(\d{0,20})$/;
-const AFTER_CURSOR = /^after\.([A-Za-z0-9_-]{1,200})\.(\d{0,20})$/;
+const STORE_CURSOR = /^store\.(\d*)$/;
+const AFTER_CURSOR = /^after\.([A-Za-z0-9_-]{1,200})\.(\d*)$/;
 
 function parseCursor(cursor: string): Cursor {
+  // The store's part is checked by the stores' own rule here, so a client's bad cursor is a 422, not a store failure.
+  const usable = (store: string | undefined) => !store || storePosition(store) !== null;
   const store = STORE_CURSOR.exec(cursor);
-  if (store) return { kind: 'store', store: store[1] || null };
+  if (store && usable(store[1])) return { kind: 'store', store: store[1] || null };
   const after = AFTER_CURSOR.exec(cursor);
   const eventId = after ? Buffer.from(after[1]!, 'base64url').toString('utf8') : '';
-  if (after && eventId) return { kind: 'after', eventId, store: after[2] || null };
+  if (after && eventId && usable(after[2])) return { kind: 'after', eventId, store: after[2] || null };
   throw new AppError('invalid_input', 'before: not a cursor of this server; give the `next` of an earlier page of /watch/api/events');
 }

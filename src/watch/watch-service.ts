@@ -5,7 +5,7 @@
  */
 import type { EventLog } from '../events/event-log.js';
 import type { Metrics } from '../metrics.js';
-import type { EventRecord } from '../events/records.js';
+import { asRecord } from '../events/records.js';
 import type { BoardChange, CameraBoard, CameraView } from './camera-board.js';
 import { EventHistory } from './event-history.js';
 
@@ -52,8 +52,9 @@ export class WatchService {
     // The recent list, refilled from the log's tail, seeds the events and the cameras that sent them.
     const seed = JSON.parse(events.recentJson(deps.keepRecent)) as unknown[];
     for (const item of seed) {
-      const record = item as EventRecord;
-      if (!record || typeof record !== 'object' || typeof record.event_id !== 'string') continue;
+      // The recent list holds any JSON object the store's tail had; only records go on the board.
+      const record = asRecord(item);
+      if (!record) continue;
       const at = Date.parse(record.timestamp);
       board.record(record, false, Number.isFinite(at) ? at : Date.now());
     }

@@ -11,6 +11,7 @@ import { errorMessage } from '../../src/common/errors.js';
 import { recordMatches } from '../../src/common/event-filter.js';
 import { readLogPage } from '../../src/common/log-page.js';
 import { emptyLogTail, readLogTail, type LogTail } from '../../src/common/log-tail.js';
+import { storePosition } from '../../src/common/store-cursor.js';
 import type { EventSink } from './event-sink.js';
 
 export interface JsonlSinkOptions {
@@ -221,8 +222,9 @@ function describe(err: unknown): string {
 }
 
 function offsetOf(cursor: string): number {
-  if (!/^\d{1,15}$/.test(cursor)) throw new Error(`not a cursor of the event log file: ${JSON.stringify(cursor.slice(0, 40))}`);
-  return Number(cursor);
+  const offset = storePosition(cursor);
+  if (offset === null) throw new Error(`not a cursor of the event log file: ${JSON.stringify(cursor.slice(0, 40))}`);
+  return offset;
 }
 
 function closeQuietly(fd: number): void {

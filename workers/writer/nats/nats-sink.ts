@@ -11,6 +11,7 @@ import { DeliverPolicy } from '@nats-io/jetstream';
 import type { AlertRequest, EventPage, EventPageQuery } from '../../../src/contracts/writer.js';
 import { errorMessage } from '../../../src/common/errors.js';
 import { emptyLogTail } from '../../../src/common/log-tail.js';
+import { storePosition } from '../../../src/common/store-cursor.js';
 import { recordMatches } from '../../../src/common/event-filter.js';
 import { parseJsonObject } from '../../../src/common/parse-json-object.js';
 import {
@@ -121,8 +122,9 @@ export class NatsSink implements EventSink {
     const lines: string[] = [];
     let before = bounds.last + 1;
     if (query.before !== null) {
-      if (!/^\d{1,16}$/.test(query.before)) throw new Error(`not a cursor of the NATS event store: ${JSON.stringify(query.before.slice(0, 40))}`);
-      before = Math.min(Number(query.before), before);
+      const position = storePosition(query.before);
+      if (position === null) throw new Error(`not a cursor of the NATS event store: ${JSON.stringify(query.before.slice(0, 40))}`);
+      before = Math.min(position, before);
     }
     const matches = (line: string) => {
       const record = parseJsonObject(line);
