@@ -17,10 +17,10 @@
  * TTL) bounds how long claims are kept, and so how late a redelivery is still recognised.
  */
 import { createHash } from 'node:crypto';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry, Kvm } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../../src/common/errors.js';
+import { revisionOrNull } from './kv-revision.js';
 
 /** A claim not renewed for this long belongs to a replica taken for dead. */
 export const CLAIM_LEASE_MS = 10_000;
@@ -78,11 +78,8 @@ export class AlertClaims {
     const key = claimKey(eventId);
     // Contention settles within a few rounds: every loser re-reads a claim that someone holds.
     for (let round = 0; round < 3; round++) {
-      try {
-        return { kind: 'mine', revision: await this.kv.create(key, this.value('sending', eventId)) };
-      } catch (err) {
-        if (!isWrongRevision(err)) throw err;
-      }
+      const created = await revisionOrNull(this.kv.create(key, this.value('sending', eventId)));
+      if (created !== null) return { kind: 'mine', revision: created };
       const entry = await this.kv.get(key);
       if (!entry || entry.operation !== 'PUT') continue;
       // A value that is no claim is taken over like one whose lease ran out.
@@ -90,11 +87,8 @@ export class AlertClaims {
       if (held && held.state !== 'sending') return { kind: 'final', state: held.state, replica: held.replica };
       const left = held ? held.at + CLAIM_LEASE_MS - Date.now() : 0;
       if (held && left > 0) return { kind: 'held', replica: held.replica, retryInMs: left };
-      try {
-        return { kind: 'mine', revision: await this.kv.update(key, this.value('sending', eventId), entry.revision) };
-      } catch (err) {
-        if (!isWrongRevision(err)) throw err;
-      }
+      const taken = await revisionOrNull(this.kv.update(key, this.value('sending', eventId), entry.revision));
+      if (taken !== null) return { kind: 'mine', revision: taken };
     }
     return { kind: 'held', replica: 'unknown', retryInMs: 1000 };
   }
@@ -157,10 +151,4 @@ function parse(entry: KvEntry): ClaimValue | null {
 /** event_ids are 32 hex digits; anything else is hashed into a valid key. */
 function claimKey(eventId: string): string {
   return /^[A-Za-z0-9_-]{1,128}$/.test(eventId) ? eventId : `sha256-${createHash('sha256').update(eventId).digest('hex')}`;
-}
-
-/** The compare-and-set failed: the key changed since the revision given. */
-export function isWrongRevision(err: unknown): boolean {
-  return err instanceof JetStreamApiError
-    && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }

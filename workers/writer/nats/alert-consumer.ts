@@ -21,7 +21,8 @@ import type { Kvm } from '@nats-io/kv';
 import type { AlertRequest } from '../../../src/contracts/writer.js';
 import { errorMessage } from '../../../src/common/errors.js';
 import { ALERT_HEADER, alertSubject, decodeAlert } from '../../../src/common/event-stream.js';
-import { AlertClaims, isWrongRevision, type ClaimOutcome } from './alert-claims.js';
+import { AlertClaims, type ClaimOutcome } from './alert-claims.js';
+import { isWrongRevision } from './kv-revision.js';
 
 /** The durable consumer every replica pulls alerts from. */
 export const ALERT_CONSUMER = 'kakao-alerts';

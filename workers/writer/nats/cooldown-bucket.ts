@@ -15,7 +15,7 @@ import type { KV, Kvm } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../../src/common/errors.js';
 import type { Cooldown, Cooldowns } from '../kakao-cooldowns.js';
-import { isWrongRevision } from './alert-claims.js';
+import { isWrongRevision, revisionOrNull } from './kv-revision.js';
 
 /** KAKAO_ALERT_COOLDOWN_SEC's bound: a key untouched for longer holds nothing back. */
 const COOLDOWNS_MAX_AGE_MS = 24 * 60 * 60_000;
@@ -68,12 +68,8 @@ export class CooldownBucket implements Cooldowns {
         const last = entry?.operation === 'PUT' ? parse(entry.string()) : null;
         if (entry && last && now - last.at < cooldownMs) return last.event_id === eventId ? this.cooldown(bucketKey, entry.revision) : null;
         const value = JSON.stringify({ at: now, event_id: eventId, replica: this.options.replicaId } satisfies CooldownValue);
-        try {
-          const revision = entry ? await this.kv.update(bucketKey, value, entry.revision) : await this.kv.create(bucketKey, value);
-          return this.cooldown(bucketKey, revision);
-        } catch (err) {
-          if (!isWrongRevision(err)) throw err;
-        }
+        const revision = await revisionOrNull(entry ? this.kv.update(bucketKey, value, entry.revision) : this.kv.create(bucketKey, value));
+        if (revision !== null) return this.cooldown(bucketKey, revision);
       }
       return null;
     } catch (err) {

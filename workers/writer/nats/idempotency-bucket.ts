@@ -24,7 +24,7 @@ import { DiscardPolicy } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { IdempotencyConfig, KeyClaim } from '../../../src/contracts/writer.js';
 import { errorMessage } from '../../../src/common/errors.js';
-import { isWrongRevision } from './alert-claims.js';
+import { isWrongRevision, revisionOrNull } from './kv-revision.js';
 import type { NatsContext, NatsHandles } from './context.js';
 import { DUPLICATE_WINDOW_MS } from './stream-setup.js';
 
@@ -177,14 +177,4 @@ function keyEntry(entry: KvEntry): KeyEntry | null {
     && typeof value.event_id === 'string' && typeof value.until === 'number' && Number.isFinite(value.until)
     ? value as KeyEntry
     : null;
-}
-
-/** The revision written, or null when the compare-and-set found the entry changed. */
-async function revisionOrNull(write: Promise<number>): Promise<number | null> {
-  try {
-    return await write;
-  } catch (err) {
-    if (isWrongRevision(err)) return null;
-    throw err;
-  }
 }

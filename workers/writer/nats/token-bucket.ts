@@ -14,7 +14,7 @@ import type { Kvm, KV, KvEntry, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/transport-node';
 import { errorMessage } from '../../../src/common/errors.js';
 import type { RefreshTurn, SavedTokens, TokenStore } from '../kakao-token-store.js';
-import { isWrongRevision } from './alert-claims.js';
+import { revisionOrNull } from './kv-revision.js';
 
 const TOKENS_KEY = 'tokens';
 const LOCK_KEY = 'refresh-lock';
@@ -131,17 +131,13 @@ export class TokenBucket implements TokenStore {
   /** Writes the tokens if the key is still at `revision` (0: absent); false when it is not. */
   private async write(tokens: SavedTokens, revision: number): Promise<boolean> {
     const value = JSON.stringify(tokens);
-    try {
-      const written = revision === 0 ? await this.kv.create(TOKENS_KEY, value) : await this.kv.update(TOKENS_KEY, value, revision);
-      if (written > this.seen) {
-        this.seen = written;
-        this.current = { tokens, revision: written };
-      }
-      return true;
-    } catch (err) {
-      if (isWrongRevision(err)) return false;
-      throw err;
+    const written = await revisionOrNull(revision === 0 ? this.kv.create(TOKENS_KEY, value) : this.kv.update(TOKENS_KEY, value, revision));
+    if (written === null) return false;
+    if (written > this.seen) {
+      this.seen = written;
+      this.current = { tokens, revision: written };
     }
+    return true;
   }
 
   /** Takes the refresh lock, waiting while another replica holds it within its lease; resolves with the lock's revision. */
@@ -150,11 +146,8 @@ export class TokenBucket implements TokenStore {
     for (;;) {
       if (this.closed) throw new Error('the token bucket is closed');
       const mine = JSON.stringify({ replica: replicaId, at: Date.now() } satisfies LockValue);
-      try {
-        return await this.kv.create(LOCK_KEY, mine);
-      } catch (err) {
-        if (!isWrongRevision(err)) throw err;
-      }
+      const created = await revisionOrNull(this.kv.create(LOCK_KEY, mine));
+      if (created !== null) return created;
       const entry = await this.kv.get(LOCK_KEY);
       if (!entry || entry.operation !== 'PUT') continue;
       const held = parse<LockValue>(entry);
@@ -163,12 +156,10 @@ export class TokenBucket implements TokenStore {
         await this.changed(left);
         continue;
       }
-      try {
-        const revision = await this.kv.update(LOCK_KEY, mine, entry.revision);
+      const taken = await revisionOrNull(this.kv.update(LOCK_KEY, mine, entry.revision));
+      if (taken !== null) {
         logger.warn({ holder: held?.replica, lease_ms: leaseMs }, 'took over the Kakao refresh lock: its holder did not finish within the lease');
-        return revision;
-      } catch (err) {
-        if (!isWrongRevision(err)) throw err;
+        return taken;
       }
     }
   }
